@@ -1,0 +1,283 @@
+"""Markdown knowledge → documents → passages.
+
+Chunking follows the document's structure, never a character window: a passage is one
+paragraph (very short ones join their neighbour), or a lead-in line with its list, or one
+whole FAQ pair, and it never crosses a section. Ids are ``doc/section/ordinal`` so a
+citation survives rebuilds as long as the section keeps its heading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import KnowledgeError
+
+CHUNKER_VERSION = "1"  # bump when passages change shape, so old indexes count as stale
+MIN_WORDS = 12  # a paragraph shorter than this is too thin to retrieve on its own
+FAQ_HEADING = re.compile(r"^(frequently asked questions|faqs?)\b", re.I)
+HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
+NUMBERING = re.compile(r"^\s*\d+[.)]\s+")
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z“\"(‘'0-9])")
+
+
+@dataclass(frozen=True)
+class Passage:
+    id: str
+    doc: str  # document slug
+    title: str  # document title
+    url: str  # document's declared source URL ("" if none)
+    section: tuple[str, ...]  # heading path below the document title
+    anchor: str  # section slug, unique within the document
+    kind: str  # "passage" or "faq"
+    text: str  # as written (Markdown)
+    question: str = ""  # the FAQ question, for kind "faq"
+    line: int = 0  # first line in the source file
+
+    @property
+    def heading(self) -> str:
+        return " > ".join(self.section) if self.section else self.title
+
+    @property
+    def embed_text(self) -> str:
+        # The heading path disambiguates passages like the two "Key Responsibilities" lists.
+        return f"{self.heading}\n{self.text}"
+
+    def units(self) -> list[str]:
+        """Answerable pieces: each sentence, or a whole list with its lead-in line."""
+        return split_units(self.text)
+
+
+@dataclass(frozen=True)
+class Document:
+    slug: str
+    title: str
+    path: Path
+    meta: dict
+    passages: tuple[Passage, ...] = field(default_factory=tuple)
+
+    @property
+    def url(self) -> str:
+        return self.meta.get("url", "")
+
+
+def slugify(text: str) -> str:
+    text = unicodedata.normalize("NFKD", NUMBERING.sub("", text))
+    text = text.encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "section"
+
+
+def split_units(text: str) -> list[str]:
+    units = []
+    for block in text.split("\n\n"):
+        lines = block.split("\n")
+        if any(LIST_ITEM.match(line) for line in lines):
+            units.append(block)
+        else:
+            units.extend(s.strip() for s in SENTENCE_END.split(" ".join(lines)) if s.strip())
+    return units
+
+
+def parse_front_matter(lines: list[str], path) -> tuple[dict, int]:
+    """Return (meta, index of the first body line). Simple ``key: value`` lines only."""
+    if not lines or lines[0].strip() != "---":
+        return {}, 0
+    meta = {}
+    for i in range(1, len(lines)):
+        line = lines[i].strip()
+        if line == "---":
+            return meta, i + 1
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition(":")
+        if not sep or not re.fullmatch(r"[A-Za-z_][\w-]*", key.strip()):
+            raise KnowledgeError(
+                f"front matter line is not 'key: value': {line!r}", path, i + 1
+            )
+        meta[key.strip().lower()] = value.strip().strip("'\"")
+    raise KnowledgeError("front matter opened with '---' is never closed", path, 1)
+
+
+def _blocks(body: list[tuple[int, str]]) -> list[tuple[int, list[str]]]:
+    """Group a section's lines into blocks; a lead-in ending in ':' joins its list."""
+    blocks, current, start = [], [], 0
+    for number, line in body + [(0, "")]:
+        if line.strip():
+            if not current:
+                start = number
+            current.append(line.rstrip())
+        elif current:
+            blocks.append((start, current))
+            current = []
+    merged = []
+    for start, lines in blocks:
+        is_list = LIST_ITEM.match(lines[0]) is not None
+        if is_list and merged and merged[-1][1][-1].endswith(":") and not LIST_ITEM.match(merged[-1][1][-1]):
+            merged[-1] = (merged[-1][0], merged[-1][1] + lines)
+        else:
+            merged.append((start, lines))
+    return merged
+
+
+def _normalise(lines: list[str]) -> str:
+    out = []
+    for line in lines:
+        line = re.sub(r"[ \t]+", " ", line.strip())
+        out.append(LIST_ITEM.sub("- ", line) if LIST_ITEM.match(line) and not NUMBERING.match(line) else line)
+    return "\n".join(out)
+
+
+def _word_count(lines: list[str]) -> int:
+    return sum(len(line.split()) for line in lines)
+
+
+def _chunks(blocks: list[tuple[int, list[str]]]) -> list[tuple[int, str]]:
+    """Join blocks too thin to stand alone to the next block (or the previous, at the end)."""
+    groups: list[list[tuple[int, list[str]]]] = []
+    pending: list[tuple[int, list[str]]] = []
+    for block in blocks:
+        pending.append(block)
+        is_list = any(LIST_ITEM.match(line) for line in block[1])
+        if is_list or _word_count([l for _, b in pending for l in b]) >= MIN_WORDS:
+            groups.append(pending)
+            pending = []
+    if pending:
+        if groups:
+            groups[-1].extend(pending)
+        else:
+            groups.append(pending)
+    return [(g[0][0], "\n\n".join(_normalise(lines) for _, lines in g)) for g in groups]
+
+
+def parse_document(text: str, path: Path, slug: str | None = None) -> Document:
+    path = Path(path)
+    slug = slug or slugify(path.stem)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    meta, first = parse_front_matter(lines, path)
+
+    # Sections: (heading path, first line, body lines). Content under the H1 is the intro.
+    title = meta.get("title", "")
+    sections: list[tuple[tuple[str, ...], int, list[tuple[int, str]]]] = [((), first + 1, [])]
+    stack: list[tuple[int, str]] = []
+    in_code = False
+    for i in range(first, len(lines)):
+        line = lines[i]
+        if line.strip().startswith("```"):
+            in_code = not in_code
+        m = None if in_code else HEADING.match(line)
+        if m:
+            level, heading = len(m.group(1)), m.group(2).strip()
+            if level == 1 and not title:
+                title = heading
+            if level == 1 and heading == title and not stack:
+                continue
+            stack = [(lv, h) for lv, h in stack if lv < level] + [(level, heading)]
+            sections.append((tuple(h for _, h in stack), i + 1, []))
+        else:
+            sections[-1][2].append((i + 1, line))
+    title = title or path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
+
+    leaf_slugs = [slugify(p[-1]) if p else "intro" for p, _, _ in sections]
+    counts = {s: leaf_slugs.count(s) for s in leaf_slugs}
+    passages: list[Passage] = []
+    used: set[str] = set()
+    for (heading_path, _, body), leaf in zip(sections, leaf_slugs):
+        anchor = leaf
+        if counts[leaf] > 1 and len(heading_path) > 1:
+            anchor = f"{slugify(heading_path[-2])}--{leaf}"
+        while anchor in used:  # same heading twice under the same parent
+            anchor += "-2"
+        used.add(anchor)
+        is_faq = (
+            len(heading_path) >= 2
+            and heading_path[-1].rstrip().endswith("?")
+            and FAQ_HEADING.match(heading_path[-2]) is not None
+        )
+        blocks = _blocks(body)
+        if not blocks:
+            continue
+        if is_faq:
+            chunks = [(blocks[0][0], "\n\n".join(_normalise(b) for _, b in blocks))]
+        else:
+            chunks = _chunks(blocks)
+        for ordinal, (line_no, chunk) in enumerate(chunks, 1):
+            passages.append(
+                Passage(
+                    id=f"{slug}/{anchor}/{ordinal}",
+                    doc=slug,
+                    title=title,
+                    url=meta.get("url", ""),
+                    section=heading_path,
+                    anchor=anchor,
+                    kind="faq" if is_faq else "passage",
+                    text=chunk,
+                    question=heading_path[-1] if is_faq else "",
+                    line=line_no,
+                )
+            )
+    meta = {**meta, "title": title}
+    return Document(slug=slug, title=title, path=path, meta=meta, passages=tuple(passages))
+
+
+def read_document(path: Path) -> Document:
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise KnowledgeError(
+            f"not UTF-8 text (byte {exc.start}); save the file as UTF-8", path, line
+        ) from None
+    doc = parse_document(text, path)
+    if not doc.passages:
+        raise KnowledgeError("no text to index: the document has no paragraphs", path)
+    return doc
+
+
+def knowledge_files(directory: Path) -> list[Path]:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise KnowledgeError(
+            "knowledge folder not found: create it and add Markdown (.md) files", directory
+        )
+    files = sorted(p for p in directory.rglob("*.md") if not p.name.startswith((".", "_")) and p.name.lower() != "readme.md")
+    if not files:
+        raise KnowledgeError("no Markdown (.md) files: add the article as a .md file", directory)
+    return files
+
+
+def load_documents(directory: Path) -> list[Document]:
+    docs = [read_document(p) for p in knowledge_files(directory)]
+    seen: dict[str, Document] = {}
+    titles: dict[str, Document] = {}
+    for doc in docs:
+        if doc.slug in seen:
+            raise KnowledgeError(
+                f"two documents have the slug {doc.slug!r} (also {seen[doc.slug].path}); rename one",
+                doc.path,
+            )
+        if doc.title.lower() in titles:
+            raise KnowledgeError(
+                f"title {doc.title!r} is already used by {titles[doc.title.lower()].path}; "
+                "give each document its own title",
+                doc.path,
+                1,
+            )
+        seen[doc.slug] = doc
+        titles[doc.title.lower()] = doc
+    return docs
+
+
+def content_hash(directory: Path) -> str:
+    """Hash of every knowledge file's name and bytes, plus the chunker version."""
+    directory = Path(directory)
+    digest = hashlib.sha256(CHUNKER_VERSION.encode())
+    for path in knowledge_files(directory):
+        digest.update(str(path.relative_to(directory)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
