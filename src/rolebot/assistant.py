@@ -1,0 +1,243 @@
+"""Answers: follow-ups, small talk, abstention and extractive, cited answer composition."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from . import config
+from .errors import QueryError
+from .query import (
+    Speller,
+    content_words,
+    resolve_follow_up,
+    smalltalk_kind,
+    strip_greeting,
+)
+from .records import Answer, Hit
+from .retriever import Retriever, Scored
+
+MAX_ANSWER_CHARS = 600
+# Calibrated with `rolebot eval --calibrate` on eval/questions.jsonl (see README); the
+# manifest of each build records the value in force.
+ABSTAIN_THRESHOLD = 0.5
+CONFIDENCE_WEIGHTS = {"bias": -9.0, "dense": 12.0, "coverage": 4.0}
+FAQ_QUESTION_MATCH = 0.80  # cosine between the question and an FAQ's own question
+NUMBERING = re.compile(r"^\s*\d+[.)]\s+")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+SMALLTALK_REPLIES = {
+    "greeting": "Hello! Ask me anything about **{title}**: what each role does, skills, tools, "
+    "how they work together, and which one might suit you.",
+    "thanks": "You're welcome! Ask another question whenever you like.",
+    "bye": "Goodbye, and good luck with your career plans!",
+    "about": "I answer questions about the article **{title}**, quoting it and citing the passage "
+    "each answer comes from. If the article does not cover something, I will say so.",
+    "ack": "Anything else you would like to know about the article?",
+    "empty": "Please type a question about **{title}**.",
+}
+
+
+def message_text(content) -> str:
+    """The text of a Gradio message's content (a string, or a list of parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return message_text(content.get("text") or content.get("content") or "")
+    if isinstance(content, (list, tuple)):
+        return " ".join(message_text(c) for c in content)
+    return ""
+
+
+def clean(text) -> str:
+    if not isinstance(text, str):
+        text = message_text(text)
+    return " ".join(CONTROL.sub(" ", text).split())
+
+
+class Assistant:
+    """Turns a question (and the chat so far) into a grounded, cited Answer."""
+
+    def __init__(self, retriever: Retriever, threshold: float | None = None):
+        self.retriever = retriever
+        settings = retriever.manifest.get("settings", {})
+        self.threshold = threshold if threshold is not None else settings.get("abstain_threshold", ABSTAIN_THRESHOLD)
+        titles = sorted({p.title for p in retriever.passages})
+        self.title = titles[0] if len(titles) == 1 else "the knowledge base"
+        self.speller: Speller = retriever.speller
+        leaves = [p.section[-1] for p in {p.section: p for p in retriever.passages if p.section}.values()]
+        self._repeated = {h for h in leaves if leaves.count(h) > 1}
+
+    @classmethod
+    def load(cls, **kwargs) -> "Assistant":
+        return cls(Retriever.load(**kwargs))
+
+    # -- public -----------------------------------------------------------------------
+    def answer(self, question, history=None, documents: list[str] | None = None) -> Answer:
+        return self.batch_answer([question], [history], documents)[0]
+
+    def batch_answer(self, questions, histories=None, documents=None) -> list[Answer]:
+        histories = histories or [None] * len(questions)
+        prepared = [self._prepare(q, h) for q, h in zip(questions, histories)]
+        todo = [i for i, p in enumerate(prepared) if isinstance(p, tuple)]
+        results: list = list(prepared)
+        if todo:
+            queries = [prepared[i][0] for i in todo]
+            scored = self.retriever.score([self.retriever.normalize(q) for q in queries], documents)
+            for i, rows in zip(todo, scored):
+                query, note = prepared[i]
+                results[i] = self._compose(query, rows, note)
+        return results
+
+    # -- steps ------------------------------------------------------------------------
+    def _prepare(self, question, history):
+        """Either a finished Answer (small talk, empty) or (query to search, note)."""
+        text = clean(question)
+        note = ""
+        if len(text) > config.MAX_QUESTION_CHARS:
+            text = text[: config.MAX_QUESTION_CHARS]
+            note = f"_(Your message was long; I read its first {config.MAX_QUESTION_CHARS} characters.)_\n\n"
+        if not text:
+            return self._smalltalk("empty")
+        kind = smalltalk_kind(text)
+        if kind:
+            return self._smalltalk(kind)
+        text = strip_greeting(text)
+        return resolve_follow_up(text, self._previous_topic(history)), note
+
+    def _previous_topic(self, history) -> str | None:
+        """The last real question of the conversation, itself resolved against its own past."""
+        if not isinstance(history, (list, tuple)):
+            return None
+        topic = None
+        turns = [m for m in history[-2 * config.MAX_HISTORY_TURNS :] if isinstance(m, dict)]
+        for message in turns:
+            if message.get("role") != "user":
+                continue
+            text = strip_greeting(clean(message.get("content", "")))[: config.MAX_QUESTION_CHARS]
+            if not text or smalltalk_kind(text):
+                continue
+            topic = resolve_follow_up(text, topic)
+        return topic
+
+    def _smalltalk(self, kind: str) -> Answer:
+        suggestions = self._starter_questions() if kind in ("greeting", "about", "empty", "ack") else []
+        return Answer(
+            text=SMALLTALK_REPLIES[kind].format(title=self.title),
+            kind="smalltalk",
+            suggestions=suggestions,
+            confidence=1.0,
+        )
+
+    def _starter_questions(self) -> list[str]:
+        faqs = [p.question for p in self.retriever.passages if p.kind == "faq"]
+        return faqs[:3]
+
+    def confidence(self, query: str, top: Scored) -> float:
+        """One figure in 0..1: how sure we are that the top passage answers the question."""
+        words = content_words(query)
+        vocab = self.retriever.vocabulary
+        known = [w for w in words if w in vocab or self.speller.correct_word(w).lower() in vocab]
+        coverage = len(known) / len(words) if words else 0.0
+        w = CONFIDENCE_WEIGHTS
+        z = w["bias"] + w["dense"] * top.dense + w["coverage"] * coverage
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def _compose(self, query: str, rows: list[Scored], note: str) -> Answer:
+        normalized = self.retriever.normalize(query)
+        if not rows:
+            return self._not_found(query, rows, 0.0, note)
+        confidence = self.confidence(normalized, rows[0])
+        if confidence < self.threshold:
+            return self._not_found(query, rows, confidence, note)
+        picked = self._select_units(rows)
+        citations: list[Hit] = []
+        order: dict[int, int] = {}
+        parts = []
+        for passage, unit_text in picked:
+            if passage not in order:
+                order[passage] = len(citations) + 1
+                citations.append(self.retriever.hit(next(r for r in rows if r.passage == passage)))
+            parts.append(_with_marker(unit_text, order[passage]))
+        text = note + _join(parts)
+        return Answer(
+            text=text,
+            citations=citations,
+            kind="answer",
+            suggestions=self._suggestions(rows, exclude={r for r in order}),
+            confidence=round(confidence, 4),
+            query=query,
+        )
+
+    def _select_units(self, rows: list[Scored]) -> list[tuple[int, str]]:
+        """The sentence(s) or list that answer best, within MAX_ANSWER_CHARS, in reading order."""
+        top = rows[0]
+        p = self.retriever.passages[top.passage]
+        units = self.retriever.data.units[top.passage]
+        if p.kind == "faq" or len(p.text) <= MAX_ANSWER_CHARS and len(units) <= 2:
+            return [(top.passage, p.text if len(p.text) <= MAX_ANSWER_CHARS else units[0])]
+        ranked = sorted(range(len(units)), key=lambda i: top.unit_scores[i], reverse=True)
+        chosen = [ranked[0]]
+        size = len(units[ranked[0]])
+        best = top.unit_scores[ranked[0]]
+        for i in ranked[1:]:
+            if top.unit_scores[i] < best - 0.12 or size + len(units[i]) > MAX_ANSWER_CHARS:
+                continue
+            chosen.append(i)
+            size += len(units[i])
+        return [(top.passage, units[i]) for i in sorted(chosen)]
+
+    def _suggestions(self, rows: list[Scored], exclude: set[int], limit: int = 3) -> list[str]:
+        """Nearby FAQ questions first (they are answerable by construction), then section topics."""
+        cited = {self.retriever.passages[p].question for p in exclude}
+        faqs, topics = [], []
+        for r in rows[:12]:
+            p = self.retriever.passages[r.passage]
+            if r.passage in exclude:
+                continue
+            if p.question and p.question not in cited:
+                faqs.append(p.question)
+            elif p.section:
+                topics.append(_topic(p.section, self._repeated))
+        return list(dict.fromkeys(faqs + topics))[:limit]
+
+    def _not_found(self, query: str, rows: list[Scored], confidence: float, note: str) -> Answer:
+        topics = self._suggestions(rows, exclude=set())
+        text = note + (
+            f"The article doesn't cover that, so I can't answer it from **{self.title}**."
+            if self.title != "the knowledge base"
+            else "The knowledge base doesn't cover that."
+        )
+        if topics:
+            text += " Nearby topics it does cover are below."
+        return Answer(text=text, kind="not_found", suggestions=topics, confidence=round(confidence, 4), query=query)
+
+
+def _topic(section: tuple[str, ...], repeated: set[str]) -> str:
+    """A section as a clickable topic; a heading used under several parents names its parent."""
+    leaf = NUMBERING.sub("", section[-1])
+    if len(section) > 1 and section[-1] in repeated:
+        return f"{NUMBERING.sub('', section[-2]).rstrip('?')}: {leaf}"
+    return leaf
+
+
+def _with_marker(unit: str, n: int) -> str:
+    lines = unit.split("\n")
+    if len(lines) > 1:  # a lead-in with its list: mark the lead-in
+        return f"{lines[0]} [{n}]\n" + "\n".join(lines[1:])
+    return f"{unit} [{n}]"
+
+
+def _join(parts: list[str]) -> str:
+    out = ""
+    for part in parts:
+        if not out:
+            out = part
+        elif "\n" in part or "\n" in out.split("\n\n")[-1]:
+            out += "\n\n" + part
+        else:
+            out += " " + part
+    return out
+
+
+__all__ = ["Assistant", "QueryError"]

@@ -1,0 +1,163 @@
+"""The `rolebot` command: a thin layer over the library. All printing happens here.
+
+Heavy imports (torch, sentence-transformers, gradio) happen inside the commands that need
+them, so `rolebot --help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+from . import __version__
+from .errors import RolebotError
+
+log = logging.getLogger("rolebot")
+
+
+def _offline_env() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def _paths(args) -> dict:
+    return {"knowledge_dir": args.knowledge, "index_dir": args.index}
+
+
+def _retriever(args):
+    from .retriever import Retriever
+
+    retriever = Retriever.load(model=args.model, **_paths(args))
+    for notice in retriever.notices:
+        print(f"rolebot: {notice}", file=sys.stderr)
+    return retriever
+
+
+def cmd_build(args) -> int:
+    from . import index
+    from .embedding import Embedder
+
+    knowledge_dir, index_dir = index.default_paths(args.knowledge, args.index)
+    manifest = index.build(knowledge_dir, index_dir, Embedder(args.model))
+    print(
+        f"built {manifest['passages']} passages from {len(manifest['documents'])} document(s) "
+        f"in {manifest['build_seconds']:.1f}s ({manifest['embedded']} embedded, {manifest['reused']} reused) "
+        f"→ {index_dir} [{manifest['index_type']}, {manifest['model']}]"
+    )
+    return 0
+
+
+def cmd_search(args) -> int:
+    hits = _retriever(args).search(args.query, k=args.k, documents=args.document or None)
+    if args.json:
+        print(json.dumps([h.to_dict() for h in hits], indent=2, ensure_ascii=False))
+        return 0
+    for n, h in enumerate(hits, 1):
+        print(f"{n}. [{h.score:.4f}] {h.id}  ({h.section})")
+        print("   " + h.text.replace("\n", "\n   "))
+    return 0
+
+
+def cmd_ask(args) -> int:
+    from .assistant import Assistant
+
+    bot = Assistant(_retriever(args))
+    answer = bot.answer(args.question, documents=args.document or None)
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    print(answer.text)
+    for n, hit in enumerate(answer.citations, 1):
+        print(f"\n[{n}] {hit.section} — {hit.id}")
+    if answer.suggestions:
+        print("\nYou could also ask:")
+        for s in answer.suggestions:
+            print(f"  - {s}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from .assistant import Assistant
+    from .feedback import FeedbackStore
+    from .server import create_app
+    from . import config
+
+    origins = args.allow_origin or [o for o in os.environ.get("ROLEBOT_ALLOW_ORIGINS", "").split(",") if o.strip()]
+    bot = Assistant(_retriever(args))
+    store = FeedbackStore(args.db or config.db_path())
+    app = create_app(bot, store, allow_origins=origins)
+    if not origins:
+        log.warning("no --allow-origin given: any site can embed this chat in a frame")
+    print(f"rolebot: chat at http://{args.host}:{args.port}/  (feedback in {store.path})", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rolebot", description="A grounded FAQ chatbot over Markdown knowledge.")
+    p.add_argument("--version", action="version", version=f"rolebot {__version__}")
+    p.add_argument("--knowledge", help="knowledge folder (default: ./knowledge, env ROLEBOT_KNOWLEDGE)")
+    p.add_argument("--index", help="index folder (default: ./index, env ROLEBOT_INDEX)")
+    p.add_argument("--model", help="sentence-transformers model name or path (default: bundled MiniLM, env ROLEBOT_MODEL)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more detail to stderr")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("build", help="embed the knowledge and write the index")
+    s.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("search", help="show the passages closest to a query")
+    s.add_argument("query")
+    s.add_argument("-k", type=int, default=5, help="how many passages (1-50, default 5)")
+    s.add_argument("--document", action="append", help="only this document slug (repeatable)")
+    s.add_argument("--json", action="store_true", help="print the Hit fields as JSON")
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("ask", help="answer a question with citations")
+    s.add_argument("question")
+    s.add_argument("--document", action="append", help="only this document slug (repeatable)")
+    s.add_argument("--json", action="store_true", help="print the Answer fields as JSON")
+    s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("serve", help="serve the chat, the JSON API and the embed widget")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=7860)
+    s.add_argument("--db", help="feedback SQLite file (default ./feedback.sqlite3, env ROLEBOT_DB)")
+    s.add_argument(
+        "--allow-origin",
+        action="append",
+        help="a site allowed to embed the chat, e.g. https://courses.example.org "
+        "(repeatable; env ROLEBOT_ALLOW_ORIGINS, comma-separated)",
+    )
+    s.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not args.verbose:
+        logging.getLogger("rolebot").setLevel(logging.INFO)
+    _offline_env()
+    try:
+        return args.func(args)
+    except RolebotError as exc:
+        print(f"rolebot: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

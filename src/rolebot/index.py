@@ -1,0 +1,320 @@
+"""Build, save and load the FAISS index with its passages and manifest.
+
+Layout of index/:
+    CURRENT             name of the live build folder (replaced atomically)
+    build-<stamp>/      manifest.json, passages.jsonl, views.npy, units.npy, vectors.faiss
+    .lock               held while building, so two builds never interleave
+
+A build writes a fresh folder and only then points CURRENT at it, so an interrupted build
+leaves the previous index untouched and readers never see half-written files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, config
+from .errors import IndexLoadError
+from .knowledge import CHUNKER_VERSION, Document, Passage, content_hash, load_documents
+
+log = logging.getLogger("rolebot")
+
+HNSW_MIN_ROWS = 20_000  # below this, exact search is both faster and exact
+HNSW_M = 32
+HNSW_EF_SEARCH = 128
+HNSW_EF_CONSTRUCTION = 80
+
+
+@dataclass(frozen=True)
+class IndexData:
+    """Everything a Retriever needs, as loaded from one build folder."""
+
+    manifest: dict
+    passages: list[Passage]
+    faiss_index: object
+    view_passage: np.ndarray  # row of the FAISS index -> passage number
+    view_kind: np.ndarray  # 0 = heading + text, 1 = FAQ question alone
+    units: list[list[str]]  # passage number -> its answerable sentences / lists
+    unit_vectors: np.ndarray  # all units, in order
+    unit_offsets: np.ndarray  # passage i's units are rows unit_offsets[i]:unit_offsets[i+1]
+    path: Path
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _views(passages: list[Passage]) -> tuple[list[str], list[int], list[int]]:
+    texts, owner, kind = [], [], []
+    for i, p in enumerate(passages):
+        texts.append(p.embed_text)
+        owner.append(i)
+        kind.append(0)
+        if p.kind == "faq":  # question-to-question matching is the strongest FAQ signal
+            texts.append(p.question)
+            owner.append(i)
+            kind.append(1)
+    return texts, owner, kind
+
+
+def _make_faiss(vectors: np.ndarray):
+    import faiss
+
+    dim = vectors.shape[1]
+    if len(vectors) >= HNSW_MIN_ROWS:
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+        kind = f"HNSWFlat(M={HNSW_M},efSearch={HNSW_EF_SEARCH})"
+    else:
+        index = faiss.IndexFlatIP(dim)
+        kind = "FlatIP"
+    if len(vectors):
+        index.add(vectors)
+    return index, kind
+
+
+def _current_dir(index_dir: Path) -> Path | None:
+    pointer = index_dir / "CURRENT"
+    if not pointer.is_file():
+        return None
+    name = pointer.read_text().strip()
+    return index_dir / name if name else None
+
+
+def _cached_vectors(index_dir: Path) -> dict[str, np.ndarray]:
+    """Vectors of the live build by text hash, so a rebuild embeds only what changed."""
+    try:
+        build = _current_dir(index_dir)
+        if build is None:
+            return {}
+        keys = json.loads((build / "keys.json").read_text())
+        views = np.load(build / "views.npy")
+        units = np.load(build / "units.npy")
+        vectors = np.concatenate([views, units]) if len(units) else views
+        return dict(zip(keys["views"] + keys["units"], vectors))
+    except Exception:  # an unreadable cache only costs time
+        return {}
+
+
+def _embed(texts: list[str], cache: dict, embedder) -> tuple[np.ndarray, list[str], int]:
+    keys = [_text_key(t) for t in texts]
+    todo = [i for i, k in enumerate(keys) if k not in cache]
+    fresh = embedder.encode([texts[i] for i in todo]) if todo else None
+    out = np.zeros((len(texts), embedder.dim), dtype="float32")
+    for j, i in enumerate(todo):
+        out[i] = fresh[j]
+    for i, k in enumerate(keys):
+        if k in cache and len(cache[k]) == embedder.dim:
+            out[i] = cache[k]
+    return out, keys, len(todo)
+
+
+class _Lock:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        self.handle = open(self.path, "a+")
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def build(knowledge_dir: Path, index_dir: Path, embedder, settings: dict | None = None) -> dict:
+    """Embed every passage and write a new index; returns its manifest."""
+    import faiss
+
+    knowledge_dir, index_dir = Path(knowledge_dir), Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with _Lock(index_dir / ".lock"):
+        knowledge_hash = content_hash(knowledge_dir)
+        docs = load_documents(knowledge_dir)
+        passages = [p for d in docs for p in d.passages]
+        view_texts, owner, kind = _views(passages)
+        units = [p.units() for p in passages]
+        unit_texts = [f"{p.heading}: {u}" for p, us in zip(passages, units) for u in us]
+
+        cache = _cached_vectors(index_dir)
+        views, view_keys, n_views = _embed(view_texts, cache, embedder)
+        unit_vecs, unit_keys, n_units = _embed(unit_texts, cache, embedder)
+        index, index_kind = _make_faiss(views)
+
+        manifest = {
+            "rolebot_version": __version__,
+            "model": embedder.name,
+            "dimension": embedder.dim,
+            "knowledge_hash": knowledge_hash,
+            "chunker_version": CHUNKER_VERSION,
+            "passages": len(passages),
+            "views": len(view_texts),
+            "units": len(unit_texts),
+            "index_type": index_kind,
+            "documents": [_doc_entry(d, knowledge_dir) for d in docs],
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "embedded": n_views + n_units,
+            "reused": len(view_texts) + len(unit_texts) - n_views - n_units,
+            "settings": settings or {},
+        }
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+        tmp = index_dir / f".tmp-{stamp}"
+        tmp.mkdir()
+        try:
+            with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
+                for p, us in zip(passages, units):
+                    row = asdict(p) | {"units": us}
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            np.save(tmp / "views.npy", views)
+            np.save(tmp / "units.npy", unit_vecs)
+            np.save(tmp / "view_rows.npy", np.array([owner, kind], dtype="int64"))
+            (tmp / "keys.json").write_text(json.dumps({"views": view_keys, "units": unit_keys}))
+            faiss.write_index(index, str(tmp / "vectors.faiss"))
+            manifest["build_seconds"] = round(time.perf_counter() - started, 3)
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+            for name in os.listdir(tmp):
+                with open(tmp / name, "rb") as f:
+                    os.fsync(f.fileno())
+            final = index_dir / f"build-{stamp}"
+            os.rename(tmp, final)
+            pointer = index_dir / f".CURRENT-{stamp}"
+            pointer.write_text(final.name + "\n")
+            with open(pointer, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(pointer, index_dir / "CURRENT")
+            _fsync_dir(index_dir)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        _prune(index_dir, keep={final.name})
+    return manifest
+
+
+def _doc_entry(doc: Document, knowledge_dir: Path) -> dict:
+    return {
+        "slug": doc.slug,
+        "title": doc.title,
+        "file": str(doc.path.relative_to(knowledge_dir)) if doc.path.is_relative_to(knowledge_dir) else doc.path.name,
+        "url": doc.url,
+        "passages": len(doc.passages),
+    }
+
+
+def _prune(index_dir: Path, keep: set[str]) -> None:
+    """Drop old builds and leftovers of killed ones (the previous build stays for readers in flight)."""
+    builds = sorted(p for p in index_dir.glob("build-*") if p.is_dir())
+    for old in builds[:-2]:
+        if old.name not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+    for junk in list(index_dir.glob(".tmp-*")) + list(index_dir.glob(".CURRENT-*")):
+        # Only another process's abandoned work is this old; a live build holds the lock anyway.
+        if time.time() - junk.stat().st_mtime > 60:
+            shutil.rmtree(junk, ignore_errors=True) if junk.is_dir() else junk.unlink(missing_ok=True)
+
+
+def read_manifest(index_dir: Path) -> dict | None:
+    build = _current_dir(Path(index_dir))
+    if build is None:
+        return None
+    try:
+        return json.loads((build / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def check(index_dir: Path, knowledge_dir: Path, model: str) -> str | None:
+    """Why the index cannot be used as it is ("missing", "stale: …"), or None if it is fresh."""
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        return "missing"
+    if manifest.get("model") != model:
+        return f"built with model {manifest.get('model')!r}, not {model!r}"
+    if manifest.get("knowledge_hash") != content_hash(knowledge_dir):
+        return "stale: the knowledge files changed since the last build"
+    return None
+
+
+def load(index_dir: Path, model: str | None = None, dim: int | None = None) -> IndexData:
+    """Load the live build; raise IndexLoadError saying what is wrong and what to run."""
+    import faiss
+
+    index_dir = Path(index_dir)
+    build = _current_dir(index_dir)
+    if build is None or not build.is_dir():
+        raise IndexLoadError(f"no index in {index_dir}: run `rolebot build`")
+    try:
+        manifest = json.loads((build / "manifest.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise IndexLoadError(f"the index manifest is unreadable ({exc}): run `rolebot build`") from None
+    if model is not None and manifest.get("model") != model:
+        raise IndexLoadError(
+            f"the index was built with model {manifest.get('model')!r} but {model!r} was asked for: "
+            "run `rolebot build` to rebuild it with this model, or choose the same model"
+        )
+    if dim is not None and manifest.get("dimension") != dim:
+        raise IndexLoadError(
+            f"the index has {manifest.get('dimension')}-dimensional vectors but the model makes {dim}: "
+            "run `rolebot build`"
+        )
+    try:
+        faiss_index = faiss.read_index(str(build / "vectors.faiss"))
+        rows = np.load(build / "view_rows.npy")
+        unit_vectors = np.load(build / "units.npy")
+        passages, units = [], []
+        with open(build / "passages.jsonl", encoding="utf-8") as f:
+            for line in f:
+                row = json.loads(line)
+                units.append(row.pop("units"))
+                row["section"] = tuple(row["section"])
+                passages.append(Passage(**row))
+    except Exception as exc:  # faiss raises RuntimeError, numpy ValueError/EOFError, json ValueError
+        raise IndexLoadError(
+            f"the index in {build.name} is corrupt ({type(exc).__name__}): run `rolebot build`"
+        ) from None
+    offsets = np.cumsum([0] + [len(u) for u in units])
+    if (
+        faiss_index.ntotal != rows.shape[1]
+        or len(passages) != manifest.get("passages")
+        or len(unit_vectors) != offsets[-1]
+        or faiss_index.d != manifest.get("dimension")
+    ):
+        raise IndexLoadError(
+            f"the index in {build.name} is inconsistent (sizes disagree with the manifest): run `rolebot build`"
+        )
+    if isinstance(faiss_index, faiss.IndexHNSW):
+        faiss_index.hnsw.efSearch = HNSW_EF_SEARCH
+    return IndexData(
+        manifest=manifest,
+        passages=passages,
+        faiss_index=faiss_index,
+        view_passage=rows[0],
+        view_kind=rows[1],
+        units=units,
+        unit_vectors=unit_vectors,
+        unit_offsets=offsets,
+        path=build,
+    )
+
+
+def default_paths(knowledge_dir=None, index_dir=None) -> tuple[Path, Path]:
+    return Path(knowledge_dir or config.knowledge_dir()), Path(index_dir or config.index_dir())

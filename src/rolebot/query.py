@@ -1,0 +1,154 @@
+"""Query understanding without an LLM: abbreviations, typos, small talk and follow-ups."""
+
+from __future__ import annotations
+
+import re
+
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz import process
+
+WORD = re.compile(r"[A-Za-z][A-Za-z+#-]*[A-Za-z+#]|[A-Za-z]")
+
+# Abbreviations learners use for the roles this knowledge is about. Whole words only.
+ABBREVIATIONS = {
+    "mle": "ML engineer",
+    "mles": "ML engineers",
+    "mle's": "ML engineer's",
+    "ds": "data scientist",
+    "dss": "data scientists",
+    "ml eng": "ML engineer",
+    "ml engg": "ML engineer",
+    "ml engr": "ML engineer",
+    "ml engs": "ML engineers",
+    "data sci": "data science",
+    "datascience": "data science",
+    "datascientist": "data scientist",
+    "mlops": "MLOps",
+    "ai/ml": "AI/ML",
+    "sql": "SQL",
+}
+_ABBREV = re.compile(
+    r"(?<![\w'])(" + "|".join(re.escape(k) for k in sorted(ABBREVIATIONS, key=len, reverse=True)) + r")(?![\w'])",
+    re.I,
+)
+
+ROLE = re.compile(
+    r"\b(data scien\w*|ml engineer\w*|machine learning engineer\w*|ml engineering|mles?|ds)\b", re.I
+)
+PRONOUN = re.compile(r"\b(they|them|their|theirs|it|its|this role|that role|those|these|that one|this one|each|both)\b", re.I)
+FOLLOW_UP_START = re.compile(
+    r"^(and|or|also|so|but|what about|how about|same for|and for|what of|then|ok(ay)? and|and what about)\b", re.I
+)
+BARE_FOLLOW_UP = re.compile(
+    r"^(why|how|how so|really|tell me more|more|explain|explain more|go on|examples?|such as|like what|"
+    r"in what way|can you elaborate|elaborate|details?|more details|which one|and)\W*$",
+    re.I,
+)
+
+SMALLTALK = {
+    "greeting": re.compile(
+        r"^(hi+|hello+|hey+|hiya|howdy|yo|greetings|good (morning|afternoon|evening|day)|hi there|hello there|hey there)"
+        r"( (bot|rolebot|there|again|all|everyone|folks))?$",
+        re.I,
+    ),
+    "thanks": re.compile(
+        r"^((many |great |big )?(thanks|thank you|thank u|thx|ty|cheers|much appreciated|appreciate it)"
+        r"( (a lot|so much|very much|again|for (the|your) (help|answer|info)))?|that('s| is| was) (helpful|great|useful))$",
+        re.I,
+    ),
+    "bye": re.compile(r"^(bye+|goodbye|good bye|see (you|ya)( later)?|cya|later|farewell|take care|have a (good|nice) (day|one))$", re.I),
+    "about": re.compile(
+        r"^(what can you do|what do you do|who are you|what are you|help|help me|what is this|how does this work|"
+        r"what do you know|what can i ask( you)?|what can you help( me)? with|how can you help( me)?|"
+        r"what are you for|are you a (bot|robot|human))$",
+        re.I,
+    ),
+    "ack": re.compile(r"^(ok(ay)?|cool|great|nice|got it|i see|alright|sure|awesome|perfect|hmm+|yes|no)$", re.I),
+}
+_GREETING_PREFIX = re.compile(r"^(hi+|hello+|hey+|hiya|good (morning|afternoon|evening))( there)?\W+(?=\w)", re.I)
+
+STOPWORDS = frozenset(
+    """a an the and or but if of to in on for with by at from as is are was were be been being do does did
+    doing have has had i me my we our you your he she it its they them their what which who whom whose this that
+    these those am can could should would will shall may might must not no so than too very just about into
+    over under again more most some any each both all how why when where there here also get got like""".split()
+)
+
+
+def expand_abbreviations(text: str) -> str:
+    return _ABBREV.sub(lambda m: ABBREVIATIONS[m.group(1).lower()], text)
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in WORD.findall(text)]
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in words(text) if w not in STOPWORDS and len(w) > 1]
+
+
+def smalltalk_kind(text: str) -> str | None:
+    """Which kind of small talk the whole message is, or None for a real question."""
+    key = re.sub(r"[^\w\s'/]", " ", text).strip().lower()
+    key = re.sub(r"\s+", " ", key)
+    for kind, pattern in SMALLTALK.items():
+        if pattern.match(key):
+            return kind
+    return None
+
+
+def strip_greeting(text: str) -> str:
+    """'hi, what tools do MLEs use?' asks a question: drop the greeting and answer it."""
+    return _GREETING_PREFIX.sub("", text).strip()
+
+
+class Speller:
+    """Corrects words the corpus and the model's vocabulary do not know, towards corpus words."""
+
+    def __init__(self, corpus_words: set[str], known_words: set[str] | None = None):
+        self.corpus = sorted(w for w in corpus_words if len(w) >= 3)
+        self.known = set(corpus_words) | (known_words or set()) | STOPWORDS
+
+    def correct_word(self, word: str) -> str:
+        lower = word.lower()
+        if len(lower) < 4 or lower in self.known or not lower.isalpha():
+            return word
+        limit = 1 if len(lower) <= 5 else 2
+        match = process.extractOne(lower, self.corpus, scorer=Levenshtein.distance, score_cutoff=limit)
+        return match[0] if match else word
+
+    def correct(self, text: str) -> str:
+        return WORD.sub(lambda m: self.correct_word(m.group(0)), text)
+
+
+def _roles(text: str) -> list[str]:
+    return [m.group(0) for m in ROLE.finditer(text)]
+
+
+def resolve_follow_up(question: str, previous: str | None) -> str:
+    """Rewrite a follow-up that only makes sense after ``previous`` into a self-contained question.
+
+    A question that names its own subject is left alone, so a topic switch does not
+    drag the old topic along.
+    """
+    if not previous:
+        return question
+    q = question.strip()
+    roles = _roles(q)
+    body = FOLLOW_UP_START.sub("", q).strip(" ,.?!")
+    content = content_words(ROLE.sub(" ", body))
+    prev_roles = _roles(previous)
+
+    if BARE_FOLLOW_UP.match(q):  # "why?", "tell me more"
+        return f"{previous.rstrip(' ?.!')} - {q}"
+    starts_like_follow_up = FOLLOW_UP_START.match(q) is not None
+    if roles and not content and (starts_like_follow_up or len(words(q)) <= 4):
+        # "and ML engineers?": the previous question, asked about the new role
+        if prev_roles and len(set(r.lower() for r in prev_roles)) == 1:
+            return ROLE.sub(roles[0], previous)
+        return f"{previous.rstrip(' ?.!')} - {roles[0]}"
+    if not roles and (PRONOUN.search(q) or starts_like_follow_up or len(content) <= 1):
+        # "what should they learn?", "how about output?": keep the previous subject
+        subject = " and ".join(dict.fromkeys(prev_roles)) if prev_roles else previous.rstrip(" ?.!")
+        return f"{q.rstrip(' ?.!')} ({subject})?"
+    return question

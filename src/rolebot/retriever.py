@@ -1,0 +1,202 @@
+"""Hybrid retrieval: dense (FAISS over MiniLM) and lexical (BM25), fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import config
+from . import index as index_mod
+from .errors import IndexLoadError, KnowledgeError, QueryError
+from .knowledge import Passage
+from .query import Speller, expand_abbreviations, words
+from .records import Hit
+
+log = logging.getLogger("rolebot")
+
+RRF_K = 20  # small k: trust the top of each ranking, the corpus is small and clean
+DENSE_POOL = 64  # FAISS rows fetched per query before pooling by passage
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One candidate passage with the signals the assistant needs to judge it."""
+
+    passage: int
+    fused: float
+    dense: float  # best cosine over the passage's views and units
+    lexical: float  # BM25 score
+    unit_scores: tuple  # cosine of each answerable unit, in passage order
+
+
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+class Retriever:
+    """Finds the passages closest to a question. Build with Retriever.load()."""
+
+    def __init__(self, data: index_mod.IndexData, embedder, notices: list[str] | None = None):
+        import bm25s
+
+        self.data = data
+        self.embedder = embedder
+        self.passages: list[Passage] = data.passages
+        self.manifest = data.manifest
+        self.notices = notices or []  # what load() did on its own (e.g. rebuilt a stale index)
+        self._stem = _stemmer()
+        corpus = [f"{p.heading}\n{p.question}\n{p.text}" for p in self.passages]
+        self._bm25 = bm25s.BM25()
+        self._bm25.index(bm25s.tokenize(corpus, stopwords="en", stemmer=self._stem, show_progress=False), show_progress=False)
+        vocab = {w for text in corpus for w in words(text)}
+        tokenizer = getattr(getattr(embedder, "model", None), "tokenizer", None)
+        known = {w for w in getattr(tokenizer, "vocab", {}) if w.isalpha()}
+        self.speller = Speller(vocab, known)
+        self.vocabulary = vocab
+
+    @classmethod
+    def load(
+        cls,
+        knowledge_dir: str | Path | None = None,
+        index_dir: str | Path | None = None,
+        model: str | None = None,
+        auto_build: bool = True,
+        embedder=None,
+    ) -> "Retriever":
+        """Load the index, rebuilding it first if it is missing, stale or corrupt (auto_build)."""
+        from .embedding import Embedder
+
+        knowledge_dir, index_dir = index_mod.default_paths(knowledge_dir, index_dir)
+        embedder = embedder or Embedder(model)
+        notices = []
+        problem = index_mod.check(index_dir, knowledge_dir, embedder.name) if knowledge_dir.is_dir() else None
+        data = None
+        if problem is None:
+            try:
+                data = index_mod.load(index_dir, embedder.name, embedder.dim)
+            except IndexLoadError as exc:
+                if not auto_build:
+                    raise
+                problem = str(exc).split(": run")[0]
+        elif problem.startswith("built with model") and not auto_build:
+            raise IndexLoadError(f"the index was {problem}: run `rolebot build`")
+        elif not auto_build:
+            raise IndexLoadError(f"the index is {problem}: run `rolebot build`")
+        if data is None:
+            if not knowledge_dir.is_dir():
+                raise KnowledgeError("knowledge folder not found; cannot build an index", knowledge_dir)
+            notices.append(f"index {problem}; rebuilt it from {knowledge_dir}")
+            log.info(notices[-1])
+            index_mod.build(knowledge_dir, index_dir, embedder)
+            data = index_mod.load(index_dir, embedder.name, embedder.dim)
+        return cls(data, embedder, notices)
+
+    # -- query understanding --------------------------------------------------------------
+    def normalize(self, query: str) -> str:
+        return self.speller.correct(expand_abbreviations(query))
+
+    # -- search ---------------------------------------------------------------------------
+    def search(self, query: str, k: int = 5, documents: list[str] | None = None) -> list[Hit]:
+        """The k passages that best answer ``query``, best first."""
+        return self.batch_search([query], k, documents)[0]
+
+    def batch_search(self, queries: list[str], k: int = 5, documents: list[str] | None = None) -> list[list[Hit]]:
+        k = _check_k(k)
+        scored = self.score([self.normalize(_check_query(q)) for q in queries], documents)
+        return [[self.hit(s) for s in rows[:k]] for rows in scored]
+
+    def score(self, queries: list[str], documents: list[str] | None = None, vectors=None) -> list[list[Scored]]:
+        """Fused candidates for already-normalized queries, best first."""
+        if vectors is None:
+            vectors = self.embedder.encode_queries(queries)
+        allowed = None
+        if documents:
+            allowed = {i for i, p in enumerate(self.passages) if p.doc in set(documents)}
+            unknown = set(documents) - {p.doc for p in self.passages}
+            if unknown:
+                raise QueryError(f"unknown document(s) {sorted(unknown)}: see `rolebot list`")
+        pool = min(self.data.faiss_index.ntotal, DENSE_POOL)
+        sims, rows = self.data.faiss_index.search(np.asarray(vectors, dtype="float32"), pool)
+        return [
+            self._fuse(q, vec, sim_row, id_row, allowed)
+            for q, vec, sim_row, id_row in zip(queries, vectors, sims, rows)
+        ]
+
+    def _fuse(self, query, vec, sim_row, id_row, allowed) -> list[Scored]:
+        dense: dict[int, float] = {}
+        for sim, row in zip(sim_row, id_row):
+            if row < 0:
+                continue
+            p = int(self.data.view_passage[row])
+            if allowed is None or p in allowed:
+                dense[p] = max(dense.get(p, -1.0), float(sim))
+        unit_scores = {}
+        for p in list(dense):
+            lo, hi = self.data.unit_offsets[p], self.data.unit_offsets[p + 1]
+            scores = self.data.unit_vectors[lo:hi] @ vec
+            unit_scores[p] = tuple(float(s) for s in scores)
+            if len(scores):
+                dense[p] = max(dense[p], float(scores.max()))
+
+        lexical = self._lexical(query, allowed, len(dense) or DENSE_POOL)
+        dense_rank = {p: r for r, p in enumerate(sorted(dense, key=dense.get, reverse=True))}
+        lex_rank = {p: r for r, p in enumerate(sorted(lexical, key=lexical.get, reverse=True))}
+        fused = {}
+        for p in set(dense) | set(lexical):
+            fused[p] = sum(1.0 / (RRF_K + 1 + rank[p]) for rank in (dense_rank, lex_rank) if p in rank)
+        order = sorted(fused, key=lambda p: (fused[p], dense.get(p, 0.0)), reverse=True)
+        out = []
+        for p in order:
+            if p not in unit_scores:
+                lo, hi = self.data.unit_offsets[p], self.data.unit_offsets[p + 1]
+                unit_scores[p] = tuple(float(s) for s in self.data.unit_vectors[lo:hi] @ vec)
+            if p not in dense:
+                dense[p] = max(unit_scores[p], default=0.0)
+            out.append(Scored(p, fused[p], dense[p], lexical.get(p, 0.0), unit_scores[p]))
+        return out
+
+    def _lexical(self, query: str, allowed, limit: int) -> dict[int, float]:
+        import bm25s
+
+        tokens = bm25s.tokenize([query], stopwords="en", stemmer=self._stem, show_progress=False, return_ids=False)
+        if not tokens or not tokens[0]:
+            return {}
+        scores = self._bm25.get_scores(tokens[0])
+        top = np.argsort(-scores)[: max(limit, 1)]
+        return {int(p): float(scores[p]) for p in top if scores[p] > 0 and (allowed is None or int(p) in allowed)}
+
+    def hit(self, s: Scored) -> Hit:
+        p = self.passages[s.passage]
+        return Hit(
+            id=p.id,
+            text=p.text,
+            score=round(s.fused, 6),
+            section=p.heading,
+            source=f"{p.doc}.md#{p.anchor}",
+            kind=p.kind,
+            document=p.title,
+            url=p.url,
+        )
+
+    def passage(self, passage_id: str) -> Passage:
+        for p in self.passages:
+            if p.id == passage_id:
+                return p
+        raise KeyError(passage_id)
+
+
+def _check_query(query) -> str:
+    if not isinstance(query, str) or not query.strip():
+        raise QueryError("the query is empty: type a question")
+    return query[: config.MAX_QUESTION_CHARS]
+
+
+def _check_k(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= config.MAX_K:
+        raise QueryError(f"k must be a whole number from 1 to {config.MAX_K}, not {k!r}")
+    return k
