@@ -89,6 +89,11 @@ class Assistant:
                 results[i] = self._compose(query, rows, note)
         return results
 
+    def resolve(self, question, history=None) -> str:
+        """The self-contained question that will be searched (follow-ups rewritten)."""
+        prepared = self._prepare(question, history)
+        return prepared[0] if isinstance(prepared, tuple) else clean(question)
+
     # -- steps ------------------------------------------------------------------------
     def _prepare(self, question, history):
         """Either a finished Answer (small talk, empty) or (query to search, note)."""

@@ -82,6 +82,33 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from . import config
+    from .assistant import Assistant
+    from .evaluation import calibrate, evaluate, format_table, load_set
+
+    items = load_set(args.set or config.PROJECT_ROOT / "eval" / "questions.jsonl")
+    bot = Assistant(_retriever(args))
+    report = evaluate(bot, items, baselines=not args.no_baselines)
+    if args.json:
+        out = report.to_dict() | {"threshold": bot.threshold}
+        if args.calibrate:
+            out["calibration"] = calibrate(report.confidences)
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{len(items)} questions from {args.set or 'eval/questions.jsonl'}; abstain threshold {bot.threshold}\n")
+    print(format_table(report))
+    if args.calibrate:
+        print("\nthreshold  coverage  precision  abstain_recall")
+        for row in calibrate(report.confidences):
+            print(f"{row['threshold']:>9.2f}  {row['coverage']:>8.3f}  {row['precision']:>9.3f}  {row['abstain_recall']:>14.3f}")
+    if args.failures:
+        print("\nFailures:")
+        for f in report.failures:
+            print(json.dumps(f, ensure_ascii=False))
+    return 0
+
+
 def cmd_serve(args) -> int:
     import uvicorn
 
@@ -125,6 +152,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--document", action="append", help="only this document slug (repeatable)")
     s.add_argument("--json", action="store_true", help="print the Answer fields as JSON")
     s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("eval", help="measure answer quality on an evaluation set, beside baselines")
+    s.add_argument("--set", help="JSONL evaluation set (default eval/questions.jsonl)")
+    s.add_argument("--json", action="store_true", help="print the figures as JSON")
+    s.add_argument("--calibrate", action="store_true", help="also print the precision/coverage curve of the abstain threshold")
+    s.add_argument("--failures", action="store_true", help="also list the questions rolebot got wrong")
+    s.add_argument("--no-baselines", action="store_true", help="skip the fixed-chunk baselines")
+    s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("serve", help="serve the chat, the JSON API and the embed widget")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

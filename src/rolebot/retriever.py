@@ -16,6 +16,7 @@ from .query import Speller, expand_abbreviations, words
 from .records import Hit
 
 log = logging.getLogger("rolebot")
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 RRF_K = 20  # small k: trust the top of each ranking, the corpus is small and clean
 DENSE_POOL = 64  # FAISS rows fetched per query before pooling by passage
