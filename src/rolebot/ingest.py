@@ -15,23 +15,23 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from itertools import groupby
 from pathlib import Path
 
 from .errors import KnowledgeError
-from .knowledge import FAQ_HEADING, HEADING, LIST_ITEM, NUMBERING, SENTENCE_END, parse_front_matter, slugify
+from .knowledge import (FAQ_HEADING, HEADING, LIST_ITEM, NUMBERING, SENTENCE_END,
+                        parse_front_matter, slugify)
 
 KINDS = {".html": "html", ".htm": "html", ".txt": "text", ".md": "markdown", ".markdown": "markdown"}
-NO_BODY = (
-    "no article body found: the page has no paragraphs of prose, only menus, cards or "
-    "forms; capture the whole page including the article text (or save it as .html)"
-)
+NO_BODY = ("no article body found: the page has no paragraphs of prose, only menus, cards or "
+           "forms; capture the whole page including the article text (or save it as .html)")
 BULLET = re.compile(r"^\s*[-*+•·▪●◦‣–]\s+")
-MD_BULLET = re.compile(r"^(\s*)[*+•]\s+")
 SENTENCE_LIKE_END = re.compile(r"[\w)\]%\"”’][.!?][\"”’)]*$")
 PROSE_PUNCT = re.compile(r"[\w)\"”’][.!?][\"”’)]*(?:\s|$)")
+EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])")
 SMALL_WORDS = {"a", "an", "and", "as", "at", "but", "by", "for", "from", "in", "into", "of",
                "on", "or", "the", "to", "vs", "vs.", "via", "with"}
-# Case matters for "By Name" (so "By submitting, I accept…" is not a byline); not for the rest.
+# Case matters for "By Name" (so "By submitting, I accept…" is no byline); not for the rest.
 META = re.compile(r"^(?:[Bb]y\s+[A-Z]|(?i:written by|posted|published|updated|last updated|"
                   r"share\b|reading time|\d+\s*min(?:ute)?s?\s+read))")
 AUTHOR = re.compile(r"\b[Bb]y\s+([A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)*)")
@@ -53,27 +53,24 @@ def to_markdown(source: Path, title: str | None = None, url: str | None = None) 
     """Return (slug, markdown_text) for an HTML file (.html/.htm), a plain-text page capture (.txt) or a Markdown file (.md).
 
     ``title`` and ``url`` override what the page declares. The slug comes from the file
-    name (up to its first dot, so ``x.page.txt`` gives ``x``) because the user chose it;
-    the title is used only when the name is generic (``index.html``, ``123.txt``).
+    name up to its first dot (``x.page.txt`` gives ``x``), because the user chose it; the
+    title is used only when the name is generic (``index.html``, ``123.txt``).
     Raises KnowledgeError for an unsupported extension, an unreadable or non-UTF-8 file,
     or a page without an article body.
     """
     path = Path(source)
     kind = KINDS.get(path.suffix.lower())
     if kind is None:
-        raise KnowledgeError(
-            f"unsupported file type {path.suffix or '(none)'!r}: give an .html/.htm page, "
-            "a .txt page capture or a .md file", path)
+        raise KnowledgeError(f"unsupported file type {path.suffix or '(none)'!r}: give an "
+                             ".html/.htm page, a .txt page capture or a .md file", path)
     text = _read(path)
-    reader = {"html": _from_html, "text": _from_text, "markdown": _from_markdown}[kind]
-    meta, body = reader(text, path)
-    if title:
-        meta["title"] = title
-    if url:
-        meta["url"] = url
-    meta["title"] = " ".join((meta.get("title") or _title_from_stem(path)).split())
-    stem = slugify(path.name.split(".")[0])
-    slug = slugify(meta["title"]) if stem in GENERIC_STEMS or stem.isdigit() else stem
+    meta, body = {"html": _from_html, "text": _from_text, "markdown": _from_markdown}[kind](text, path)
+    meta.update({k: v for k, v in (("title", title), ("url", url)) if v})
+    stem = path.name.split(".")[0]
+    meta["title"] = " ".join((meta.get("title") or stem.replace("-", " ").replace("_", " ").capitalize()).split())
+    slug = slugify(stem)
+    if slug in GENERIC_STEMS or slug.isdigit():
+        slug = slugify(meta["title"])
     return slug, _render(meta, body)
 
 
@@ -81,31 +78,23 @@ def _read(path: Path) -> str:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise KnowledgeError(
-            f"cannot read the file ({exc.strerror or exc}); check the path and permissions", path
-        ) from None
+        raise KnowledgeError(f"cannot read the file ({exc.strerror or exc}); check the path "
+                             "and permissions", path) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise KnowledgeError(
-            f"not UTF-8 text (byte {exc.start}); save the page as UTF-8 and try again", path, line
-        ) from None
+        raise KnowledgeError(f"not UTF-8 text (byte {exc.start}); save the page as UTF-8 "
+                             "and try again", path, line) from None
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\u200b", "")
 
 
-def _title_from_stem(path: Path) -> str:
-    return path.name.split(".")[0].replace("-", " ").replace("_", " ").strip().capitalize()
-
-
 def _render(meta: dict, body: list[str]) -> str:
-    # parse_front_matter strips quotes from both ends, so a straight quote inside the
-    # title would be eaten at its edge: write a typographic one instead.
+    # parse_front_matter strips quotes from both ends, so a straight quote at the edge of
+    # the title would be eaten: write a typographic one instead.
     title = meta["title"]
     lines = ["---", 'title: "' + title.replace('"', "”") + '"']
-    for key, value in meta.items():
-        if key != "title" and value:
-            lines.append(f"{key}: {' '.join(str(value).split())}")
+    lines += [f"{k}: {' '.join(str(v).split())}" for k, v in meta.items() if k != "title" and v]
     lines += ["---", "", f"# {title}", ""]
     return "\n".join(lines + _collapse_blanks(body)).rstrip() + "\n"
 
@@ -118,63 +107,56 @@ def _collapse_blanks(lines: list[str]) -> list[str]:
     return out
 
 
-# --- shape of a line ------------------------------------------------------------------
-
-
-def _words(s: str) -> list[str]:
-    return s.split()
+# --- the shape of a line ----------------------------------------------------------------
 
 
 def _is_prose(s: str) -> bool:
-    words = _words(s)
-    if len(words) < 8 or not PROSE_PUNCT.search(s):
-        return False
+    words = s.split()
     # Menus and card titles are Title Case throughout; prose is mostly lower-case words.
-    return sum(w[0].islower() for w in words) >= 0.3 * len(words)
+    return (len(words) >= 8 and PROSE_PUNCT.search(s) is not None
+            and sum(w[0].islower() for w in words) >= 0.3 * len(words))
 
 
 def _is_chrome(s: str) -> bool:
-    s = s.strip()
-    glued = len(re.findall(r"[a-z][A-Z]", s))  # "ScrumMasterProduct Owner…" link text run together
+    glued = len(re.findall(r"[a-z][A-Z]", s))  # "ScrumMasterProduct Owner…": link texts run together
     return bool(CHROME.search(s)) or (len(s) > 150 and glued >= 5 and not PROSE_PUNCT.search(s))
 
 
 def _is_meta(s: str) -> bool:
-    return len(_words(s)) <= 15 and META.match(s.strip()) is not None
+    return len(s.split()) <= 15 and META.match(s.strip()) is not None
 
 
 def _is_title_like(s: str) -> bool:
-    s = s.strip()
-    return 0 < len(_words(s)) <= 25 and s[-1] not in ".,;:" and not _is_chrome(s) and not _is_meta(s)
+    return 0 < len(s.split()) <= 25 and s[-1] not in ".,;:" and not _is_chrome(s) and not _is_meta(s)
+
+
+def _is_question(s: str, max_words: int = 30) -> bool:
+    return s.endswith("?") and len(s.split()) <= max_words and len(SENTENCE_END.split(s)) == 1
 
 
 def _heading_like(s: str) -> bool:
-    words = _words(s)
+    words = s.split()
     if not words or len(words) > 14 or len(s) > 110 or s[-1] in ".,;:!" or s[0] in "(\"“":
         return False
     if s.endswith("?"):
-        return len(SENTENCE_END.split(s)) == 1
-    significant = [w for w in _words(NUMBERING.sub("", s)) if w[0].isalpha() and w.lower() not in SMALL_WORDS]
-    if not significant:
-        return False
+        return _is_question(s)
+    significant = [w for w in NUMBERING.sub("", s).split() if w[0].isalpha() and w.lower() not in SMALL_WORDS]
     capitals = sum(w[0].isupper() for w in significant)
     # Sentence-case headings are only trusted when short and free of list punctuation,
     # so "ML Engineer: Deployment, scaling, and system design" stays a paragraph.
-    return capitals >= 0.75 * len(significant) or (len(words) <= 6 and not re.search(r"[,:;]", s))
+    return bool(significant) and (capitals >= 0.75 * len(significant)
+                                  or (len(words) <= 6 and not re.search(r"[,:;]", s)))
 
 
 def _parse_date(s: str) -> str | None:
-    patterns = [
-        (r"\b(\d{4})-(\d{2})-(\d{2})\b", "%Y %m %d", (1, 2, 3)),
-        (r"\b([A-Z][a-z]{2,8})\.?\s+(\d{1,2}),?\s+(\d{4})\b", "%d {m} %Y", (2, 1, 3)),
-        (r"\b(\d{1,2})\s+([A-Z][a-z]{2,8})\.?,?\s+(\d{4})\b", "%d {m} %Y", (1, 2, 3)),
-    ]
-    for regex, fmt, order in patterns:
+    patterns = [(r"\b(\d{4})-(\d{2})-(\d{2})\b", (1, 2, 3), ["%Y %m %d"]),
+                (r"\b([A-Z][a-z]{2,8})\.?\s+(\d{1,2}),?\s+(\d{4})\b", (2, 1, 3), ["%d %b %Y", "%d %B %Y"]),
+                (r"\b(\d{1,2})\s+([A-Z][a-z]{2,8})\.?,?\s+(\d{4})\b", (1, 2, 3), ["%d %b %Y", "%d %B %Y"])]
+    for regex, order, formats in patterns:
         for m in re.finditer(regex, s):
-            value = " ".join(m.group(i) for i in order)
-            for month in ("%b", "%B"):
+            for fmt in formats:
                 try:
-                    return datetime.strptime(value, fmt.format(m=month)).strftime("%Y-%m-%d")
+                    return datetime.strptime(" ".join(m.group(i) for i in order), fmt).strftime("%Y-%m-%d")
                 except ValueError:
                     continue
     return None
@@ -186,15 +168,14 @@ def _parse_date(s: str) -> str | None:
 def _from_text(text: str, path: Path) -> tuple[dict, list[str]]:
     lines = [" ".join(line.split()) for line in text.split("\n")]
     title_at, start, byline = _locate_article(lines, path)
-    end = _locate_end(lines, start)
-    body = [line for line in _drop_nav_runs(lines[start:end]) if not _is_chrome(line)]
-    if not any(_is_prose(line) for line in body):
+    body = [s for s in _drop_nav_runs(lines[start:_locate_end(lines, start)]) if not _is_chrome(s)]
+    if not any(_is_prose(s) for s in body):
         raise KnowledgeError(NO_BODY, path)
     author = next((m.group(1).rstrip(".") for s in byline if (m := AUTHOR.search(s))), None)
-    updated = next((d for s in byline if (d := _parse_date(s))), None)
-    meta = {"title": lines[title_at] if title_at is not None else None, "author": author,
-            "updated": updated, "source": f"{author} (page capture {path.name})" if author else f"page capture {path.name}"}
-    return meta, _text_blocks(body)
+    return ({"title": lines[title_at] if title_at is not None else None, "author": author,
+            "updated": next((d for s in byline if (d := _parse_date(s))), None),
+            "source": f"{author} (page capture {path.name})" if author else f"page capture {path.name}"},
+            _text_blocks(body))
 
 
 def _locate_article(lines: list[str], path: Path) -> tuple[int | None, int, list[str]]:
@@ -202,8 +183,7 @@ def _locate_article(lines: list[str], path: Path) -> tuple[int | None, int, list
     filled = [i for i, s in enumerate(lines) if s]
     # Best anchor: a title-like line, then a run of byline lines, then the article.
     for pos in range(1, len(filled)):
-        line, before = lines[filled[pos]], lines[filled[pos - 1]]
-        if not _is_meta(line) or not _is_title_like(before):
+        if not _is_meta(lines[filled[pos]]) or not _is_title_like(lines[filled[pos - 1]]):
             continue
         after = pos
         while after < len(filled) and _is_meta(lines[filled[after]]):
@@ -221,11 +201,11 @@ def _locate_article(lines: list[str], path: Path) -> tuple[int | None, int, list
 
 def _locate_end(lines: list[str], start: int) -> int:
     end = next((i for i in range(start, len(lines))
-                if lines[i] and len(_words(lines[i])) <= 12 and FOOTER.match(lines[i])), len(lines))
+                if lines[i] and len(lines[i].split()) <= 12 and FOOTER.match(lines[i])), len(lines))
     # The author's name sits just above the blurb ("KnowledgeHut ." over "396 articles
-    # published"); a short line that is no sentence at the very end belongs to the footer.
+    # published"): a short line that is no sentence at the very end belongs to the footer.
     while end > start and (not lines[end - 1] or (
-            not BULLET.match(lines[end - 1]) and len(_words(lines[end - 1])) <= 6
+            not BULLET.match(lines[end - 1]) and len(lines[end - 1].split()) <= 6
             and not SENTENCE_LIKE_END.search(lines[end - 1]))):
         end -= 1
     return end
@@ -234,30 +214,21 @@ def _locate_end(lines: list[str], start: int) -> int:
 def _drop_nav_runs(lines: list[str]) -> list[str]:
     """Drop runs of 4+ adjacent short non-sentences (menus, tag clouds) left in the body."""
     def navish(s: str) -> bool:
-        return bool(s) and not BULLET.match(s) and len(_words(s)) <= 6 and s[-1] not in ".!?:"
-    out, k = [], 0
-    while k < len(lines):
-        j = k
-        while j < len(lines) and navish(lines[j]):
-            j += 1
-        out.extend(lines[k:j] if j - k < 4 else [])
-        out.extend(lines[j:j + 1])
-        k = j + 1
-    return out
+        return bool(s) and not BULLET.match(s) and len(s.split()) <= 6 and s[-1] not in ".!?:"
+    runs = [list(run) for _, run in groupby(lines, key=navish)]
+    return [s for run in runs if len(run) < 4 or not navish(run[0]) for s in run]
 
 
 def _text_blocks(lines: list[str]) -> list[str]:
     """Give the body's lines Markdown structure; levels come from the shape around them."""
-    items = []  # (kind, text): kind is "text" or "item" (bullet or numbered list item)
+    items = []  # (kind, text): kind "item" is a bullet or numbered list item, else "text"
     for k, s in enumerate(lines):
-        if not s:
-            continue
-        numbered_neighbour = any(0 <= j < len(lines) and NUMBERING.match(lines[j]) for j in (k - 1, k + 1))
+        numbered_run = any(0 <= j < len(lines) and NUMBERING.match(lines[j]) for j in (k - 1, k + 1))
         if BULLET.match(s):
             items.append(("item", "- " + BULLET.sub("", s)))
-        elif NUMBERING.match(s) and (numbered_neighbour or not _heading_like(s)):
+        elif NUMBERING.match(s) and (numbered_run or not _heading_like(s)):
             items.append(("item", s))
-        else:
+        elif s:
             items.append(("text", s))
 
     out: list[str] = []
@@ -267,37 +238,32 @@ def _text_blocks(lines: list[str]) -> list[str]:
     faq = joinable = False
     for k, (kind, s) in enumerate(items):
         nxt = items[k + 1] if k + 1 < len(items) else None
-        prev = items[k - 1] if k else None
         if kind == "item":
             out += [s] if joinable else ["", s]
             joinable = True
             continue
         joinable = False
-        if faq and nxt and s.endswith("?") and len(_words(s)) <= 30 and len(SENTENCE_END.split(s)) == 1:
+        if faq and nxt and _is_question(s):
             out += ["", f"### {s}", ""]
-            continue
-        if not (nxt and _heading_like(s)):
+        elif not (nxt and _heading_like(s)):
             out += ["", s]
             joinable = s.endswith(":")
-            continue
-        into_list = nxt[0] == "item"
-        if FAQ_HEADING.match(s):
-            h, faq, numbered, list_sub = 2, True, False, False
-            s = "Frequently Asked Questions" if FAQ_ONLY.fullmatch(s) else s
-        elif NUMBERING.match(s) and level >= 2:
-            h, numbered, list_sub = 3, True, False
-        elif into_list and level == 3 and numbered:
-            out += ["", s]  # a list's title inside a numbered sub-section: lead-in line
+        elif nxt[0] == "item" and level == 3 and numbered:
+            out += ["", s]  # a list's title inside a numbered sub-section is its lead-in line
             joinable = True
-            continue
-        elif into_list and level >= 2:
-            h, numbered, list_sub = 3, False, True
-        elif level == 3 and list_sub and prev and prev[0] == "item":
-            h, list_sub = 3, False  # "Real-World Example" right after "Key Responsibilities"' list
         else:
-            h, faq, numbered, list_sub = 2, False, False, False
-        level = h
-        out += ["", "#" * h + " " + s, ""]
+            if FAQ_HEADING.match(s):
+                level, faq, numbered, list_sub = 2, True, False, False
+                s = "Frequently Asked Questions" if FAQ_ONLY.fullmatch(s) else s
+            elif NUMBERING.match(s) and level >= 2:
+                level, numbered, list_sub = 3, True, False
+            elif nxt[0] == "item" and level >= 2:
+                level, numbered, list_sub = 3, False, True
+            elif level == 3 and list_sub and items[k - 1][0] == "item":
+                list_sub = False  # "Real-World Example" right after "Key Responsibilities"' list
+            else:
+                level, faq, numbered, list_sub = 2, False, False, False
+            out += ["", "#" * level + " " + s, ""]
     return out
 
 
@@ -308,29 +274,28 @@ def _from_html(text: str, path: Path) -> tuple[dict, list[str]]:
     try:
         import trafilatura
     except ImportError:
-        raise KnowledgeError(
-            "reading HTML needs the 'trafilatura' package: pip install trafilatura", path) from None
+        raise KnowledgeError("reading HTML needs the 'trafilatura' package: "
+                             "pip install trafilatura lxml_html_clean", path) from None
     extracted = trafilatura.extract(
         text, output_format="markdown", include_formatting=True, include_comments=False,
-        include_links=False, include_images=False, include_tables=True, favor_recall=True)
-    info = trafilatura.extract_metadata(text)
-    meta = {"title": info.title if info else None, "author": info.author if info else None,
-            "updated": _parse_date(info.date or "") if info else None}
-    meta["source"] = f"{(info and info.sitename) or meta['author'] or ''} (web page {path.name})".lstrip()
+        include_links=False, include_images=False, include_tables=True, favor_recall=True) or ""
+    # Not extensive: a date guessed from "© 2024" in the footer is worse than none.
+    info = trafilatura.extract_metadata(text, extensive=False)
     # Bold and italics carry no meaning for retrieval but would show up in quoted citations.
-    plain = re.sub(r"(\*\*|__)(.+?)\1", r"\2", extracted or "")
-    plain = re.sub(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])", r"\1", plain)
-    title, body = _tidy_markdown(plain.split("\n"), shift=True)
-    if not any(s.strip() and not HEADING.match(s) for s in body):
+    plain = EMPHASIS.sub(lambda m: m.group(2) or m.group(3), extracted).split("\n")
+    title, body = _tidy_markdown(plain, shift=True, title=info and info.title)
+    if not any(_is_prose(s) for s in body):
         raise KnowledgeError(NO_BODY, path)
-    meta["title"] = meta["title"] or title
-    return meta, body
+    site = info and (info.sitename or info.author)
+    return {"title": title, "author": info and info.author,
+            "updated": info and _parse_date(info.date or ""),
+            "source": f"{site} (web page {path.name})" if site else f"web page {path.name}"}, body
 
 
 def _from_markdown(text: str, path: Path) -> tuple[dict, list[str]]:
     lines = text.split("\n")
     meta, first = parse_front_matter(lines, path)
-    title, body = _tidy_markdown(lines[first:], shift=False)
+    title, body = _tidy_markdown(lines[first:], shift=False, title=meta.get("title"))
     if not any(s.strip() and not HEADING.match(s) for s in body):
         raise KnowledgeError(NO_BODY, path)
     meta["title"] = meta.get("title") or title
@@ -338,18 +303,25 @@ def _from_markdown(text: str, path: Path) -> tuple[dict, list[str]]:
     return meta, body
 
 
-def _tidy_markdown(lines: list[str], shift: bool) -> tuple[str | None, list[str]]:
-    """Return (first H1, body without it) with ``-`` bullets, lead-ins joined to their
-    lists and FAQ questions as ``###`` headings under the FAQ heading."""
-    title, out, in_code = None, [], False
-    levels = [len(m.group(1)) for s in lines if (m := HEADING.match(s))]
-    # trafilatura keeps the page's own levels; a page whose sections are h3 still needs ##.
-    lift = (min((lv for lv in levels if lv > 1), default=2) - 2) if shift else 0
-    faq_level = 0
+def _tidy_markdown(lines: list[str], shift: bool, title: str | None) -> tuple[str | None, list[str]]:
+    """Return (title, body) with ``-`` bullets, lead-ins joined to their lists and FAQ
+    questions as ``###`` headings under the FAQ heading. A leading H1, or a leading heading
+    repeating the known title, is the title: it is taken out of the body."""
+    out, in_code, faq_level = [], False, 0
+    def is_title(m) -> bool:
+        return m.group(1) == "#" or m.group(2).strip().casefold() == (title or "").strip().casefold()
+    headings = [m for s in lines if (m := HEADING.match(s))]
+    if headings and is_title(headings[0]) and not any(
+            x.strip() and not HEADING.match(x) for x in lines[:lines.index(headings[0].string)]):
+        title = headings.pop(0).group(2).strip()
+    else:
+        headings = [m for m in headings if m.group(1) != "#" or not is_title(m)]  # keep H1s lift-neutral
+    levels = [len(m.group(1)) for m in headings]
+    # trafilatura keeps the page's own levels: a page whose sections are h3 still needs ##.
+    lift = min((lv for lv in levels if lv > 1), default=2) - 2 if shift else 0
     for k, line in enumerate(lines):
         s = line.rstrip()
-        if s.lstrip().startswith("```"):
-            in_code = not in_code
+        in_code ^= s.lstrip().startswith("```")
         m = None if in_code else HEADING.match(s)
         if in_code or not s.strip():
             out.append(s)
@@ -357,30 +329,24 @@ def _tidy_markdown(lines: list[str], shift: bool) -> tuple[str | None, list[str]
         if m and len(m.group(1)) == 1 and title is None:
             title = m.group(2)
             continue
-        heading = m.group(2) if m else None
+        text = m.group(2) if m else EMPHASIS.sub(lambda e: e.group(2) or e.group(3), s.strip())
         level = max(2, len(m.group(1)) - lift) if m else 0
-        question = (heading or s.strip()).endswith("?") and len(SENTENCE_END.split(heading or s)) == 1
-        if faq_level and question and (m or _followed_by_text(lines, k)):
-            out += ["", "#" * (faq_level + 1) + " " + (heading or s.strip()), ""]
-            continue
-        if m:
-            if FAQ_HEADING.match(heading):
+        # FAQ widgets come out as headings at any level or as bold paragraphs.
+        if faq_level and _is_question(text) and (m or any(
+                x.strip() and not HEADING.match(x) for x in lines[k + 1:k + 3])):
+            out += ["", "#" * (faq_level + 1) + " " + text, ""]
+        elif m:
+            if FAQ_HEADING.match(text):
                 faq_level = level
-                heading = "Frequently Asked Questions" if FAQ_ONLY.fullmatch(heading) else heading
+                text = "Frequently Asked Questions" if FAQ_ONLY.fullmatch(text) else text
             elif level <= faq_level:
                 faq_level = 0
-            out += ["", "#" * level + " " + heading, ""]
-            continue
-        if not any(x.strip() for x in out) and _is_meta(s):
-            continue  # a byline left at the top of the extracted text
-        if LIST_ITEM.match(s):
-            s = MD_BULLET.sub(r"\1- ", s)
-            # A list belongs with the lead-in line ending in ":" above it (one passage).
-            while len(out) >= 2 and not out[-1].strip() and out[-2].rstrip().endswith(":"):
-                out.pop()
-        out.append(s)
-    return title, _collapse_blanks(out)
-
-
-def _followed_by_text(lines: list[str], k: int) -> bool:
-    return any(s.strip() and not HEADING.match(s) for s in lines[k + 1:k + 3])
+            out += ["", "#" * level + " " + text, ""]
+        elif any(x.strip() for x in out) or not _is_meta(s):  # drop a byline atop the text
+            if LIST_ITEM.match(s):
+                s = re.sub(r"^(\s*)[*+•]\s+", r"\1- ", s)
+                # A list belongs with the lead-in line ending in ":" above it (one passage).
+                while len(out) >= 2 and not out[-1].strip() and out[-2].rstrip().endswith(":"):
+                    out.pop()
+            out.append(s)
+    return title, out

@@ -86,6 +86,8 @@ def parse_front_matter(lines: list[str], path) -> tuple[dict, int]:
     """Return (meta, index of the first body line). Simple ``key: value`` lines only."""
     if not lines or lines[0].strip() != "---":
         return {}, 0
+    if not any(line.strip() == "---" for line in lines[1:]):
+        raise KnowledgeError("front matter opened with '---' is never closed: add a '---' line after it", path, 1)
     meta = {}
     for i in range(1, len(lines)):
         line = lines[i].strip()
@@ -99,7 +101,7 @@ def parse_front_matter(lines: list[str], path) -> tuple[dict, int]:
                 f"front matter line is not 'key: value': {line!r}", path, i + 1
             )
         meta[key.strip().lower()] = value.strip().strip("'\"")
-    raise KnowledgeError("front matter opened with '---' is never closed", path, 1)
+    raise AssertionError("unreachable: a closing '---' was found above")
 
 
 def _blocks(body: list[tuple[int, str]]) -> list[tuple[int, list[str]]]:

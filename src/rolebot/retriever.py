@@ -74,8 +74,13 @@ class Retriever:
 
         knowledge_dir, index_dir = index_mod.default_paths(knowledge_dir, index_dir)
         embedder = embedder or Embedder(model)
-        notices = []
+        notices: list[str] = []
         problem = index_mod.check(index_dir, knowledge_dir, embedder.name) if knowledge_dir.is_dir() else None
+        if problem and problem.startswith("built with model"):
+            raise IndexLoadError(
+                f"the index was {problem}: rebuild it with `rolebot --model {embedder.name} build`, "
+                "or ask for the model it was built with"
+            )
         data = None
         if problem is None:
             try:
@@ -84,8 +89,6 @@ class Retriever:
                 if not auto_build:
                     raise
                 problem = str(exc).split(": run")[0]
-        elif problem.startswith("built with model") and not auto_build:
-            raise IndexLoadError(f"the index was {problem}: run `rolebot build`")
         elif not auto_build:
             raise IndexLoadError(f"the index is {problem}: run `rolebot build`")
         if data is None:

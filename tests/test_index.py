@@ -1,0 +1,151 @@
+"""Index build, load and its failure modes, with a fake embedder (no semantics needed)."""
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from rolebot import index
+from rolebot.errors import IndexLoadError
+from rolebot.retriever import Retriever
+
+
+def test_build_writes_manifest_and_loads(tiny_kb, fake_embedder):
+    knowledge, index_dir = tiny_kb
+    manifest = index.build(knowledge, index_dir, fake_embedder)
+    assert manifest["passages"] == 7
+    assert manifest["views"] == 9  # 7 passages + the 2 FAQ questions on their own
+    assert manifest["model"] == "fake-hash-64" and manifest["dimension"] == 64
+    assert manifest["index_type"] == "FlatIP"
+    assert manifest["knowledge_hash"] == index.content_hash(knowledge)
+    assert {"built_at", "rolebot_version", "build_seconds"} <= set(manifest)
+    data = index.load(index_dir, "fake-hash-64", 64)
+    assert [p.id for p in data.passages][:2] == ["tea-guide/intro/1", "tea-guide/green-tea/1"]
+    assert data.faiss_index.ntotal == 9
+    assert index.check(index_dir, knowledge, "fake-hash-64") is None
+
+
+def test_search_returns_hits_best_first(tiny_kb, fake_embedder):
+    knowledge, index_dir = tiny_kb
+    r = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder)
+    assert r.notices == [f"index missing; rebuilt it from {knowledge}"]
+    hits = r.search("how long does tea keep in a tin", k=3)
+    assert hits[0].id == "tea-guide/how-long-does-tea-keep/1"
+    assert hits[0].kind == "faq" and hits[0].document == "Tea Guide" and hits[0].url == "https://example.org/tea"
+    assert hits[0].source == "tea-guide.md#how-long-does-tea-keep"
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert r.search("milk in green tea?", k=1)[0].id == "tea-guide/can-i-add-milk-to-green-tea/1"
+
+
+def test_stale_index_is_rebuilt_and_only_changed_text_is_embedded(tiny_kb, fake_embedder):
+    knowledge, index_dir = tiny_kb
+    index.build(knowledge, index_dir, fake_embedder)
+    path = knowledge / "tea-guide.md"
+    path.write_text(path.read_text().replace("strong and malty", "strong, malty and bold"))
+    assert index.check(index_dir, knowledge, fake_embedder.name).startswith("stale")
+    with pytest.raises(IndexLoadError, match="stale"):
+        Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder, auto_build=False)
+    fake_embedder.calls = 0
+    r = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder)
+    assert r.notices and "stale" in r.notices[0]
+    # One sentence changed: its passage view and that sentence are embedded again, nothing else.
+    assert r.manifest["embedded"] == 2 and fake_embedder.calls == 2
+    assert "bold" in r.passage("tea-guide/black-tea/1").text
+
+
+def test_model_mismatch_is_a_clear_error(tiny_kb, fake_embedder):
+    knowledge, index_dir = tiny_kb
+    index.build(knowledge, index_dir, fake_embedder)
+
+    class Other(type(fake_embedder)):
+        name = "other-model"
+
+    with pytest.raises(IndexLoadError, match="built with model 'fake-hash-64'.*rolebot --model other-model build"):
+        Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=Other())
+    with pytest.raises(IndexLoadError, match="384-dimensional|64-dimensional"):
+        index.load(index_dir, "fake-hash-64", 384)
+
+
+def test_corrupt_faiss_file_is_detected_and_rebuilt(tiny_kb, fake_embedder):
+    knowledge, index_dir = tiny_kb
+    index.build(knowledge, index_dir, fake_embedder)
+    live = index_dir / (index_dir / "CURRENT").read_text().strip()
+    data = (live / "vectors.faiss").read_bytes()
+    (live / "vectors.faiss").write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexLoadError, match="corrupt.*rolebot build"):
+        index.load(index_dir)
+    r = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder)
+    assert "corrupt" in r.notices[0]
+    assert r.search("black tea", k=1)[0].id == "tea-guide/black-tea/1"
+
+
+def test_missing_index_without_auto_build(tiny_kb, fake_embedder):
+    knowledge, index_dir = tiny_kb
+    with pytest.raises(IndexLoadError, match="missing: run `rolebot build`"):
+        Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder, auto_build=False)
+
+
+def test_failed_build_leaves_previous_index_intact(tiny_kb, fake_embedder, monkeypatch):
+    knowledge, index_dir = tiny_kb
+    first = index.build(knowledge, index_dir, fake_embedder)
+    (knowledge / "tea-guide.md").write_text((knowledge / "tea-guide.md").read_text() + "\n## More\n\nA new section about tea that is long enough.\n")
+
+    def boom(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("faiss.write_index", boom)
+    with pytest.raises(OSError):
+        index.build(knowledge, index_dir, fake_embedder)
+    monkeypatch.undo()
+    data = index.load(index_dir)
+    assert data.manifest["built_at"] == first["built_at"] and len(data.passages) == 7
+    assert not list(index_dir.glob(".tmp-*"))
+
+
+def test_concurrent_builds_do_not_corrupt_each_other(tiny_kb, fake_embedder):
+    knowledge, index_dir = tiny_kb
+    errors = []
+
+    def run():
+        try:
+            index.build(knowledge, index_dir, type(fake_embedder)())
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    data = index.load(index_dir, "fake-hash-64", 64)
+    assert len(data.passages) == 7
+    assert len(list(index_dir.glob("build-*"))) <= 2
+
+
+def test_hnsw_is_chosen_for_large_indexes(monkeypatch):
+    monkeypatch.setattr(index, "HNSW_MIN_ROWS", 100)
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(500, 32)).astype("float32")
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    approx, kind = index._make_faiss(vectors)
+    exact, _ = index._make_faiss(vectors[:50])
+    assert kind.startswith("HNSW") and type(exact).__name__ == "IndexFlatIP"
+    # recall@10 of the approximate index against exact search
+    import faiss
+
+    flat = faiss.IndexFlatIP(32)
+    flat.add(vectors)
+    queries = vectors[:50] + 0.1 * rng.normal(size=(50, 32)).astype("float32")
+    _, truth = flat.search(queries, 10)
+    _, found = approx.search(queries, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found)])
+    assert recall >= 0.95
+
+
+def test_manifest_is_json(tiny_kb, fake_embedder):
+    knowledge, index_dir = tiny_kb
+    index.build(knowledge, index_dir, fake_embedder)
+    live = index_dir / (index_dir / "CURRENT").read_text().strip()
+    assert json.loads((live / "manifest.json").read_text())["documents"][0]["slug"] == "tea-guide"
