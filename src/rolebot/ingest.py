@@ -95,16 +95,8 @@ def _render(meta: dict, body: list[str]) -> str:
     title = meta["title"]
     lines = ["---", 'title: "' + title.replace('"', "”") + '"']
     lines += [f"{k}: {' '.join(str(v).split())}" for k, v in meta.items() if k != "title" and v]
-    lines += ["---", "", f"# {title}", ""]
-    return "\n".join(lines + _collapse_blanks(body)).rstrip() + "\n"
-
-
-def _collapse_blanks(lines: list[str]) -> list[str]:
-    out: list[str] = []
-    for line in lines:
-        if line.strip() or (out and out[-1].strip()):
-            out.append(line.rstrip())
-    return out
+    lines += ["---", "", f"# {title}", "", "\n".join(s.rstrip() for s in body).strip("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
 
 
 # --- the shape of a line ----------------------------------------------------------------
@@ -283,12 +275,11 @@ def _from_html(text: str, path: Path) -> tuple[dict, list[str]]:
     info = trafilatura.extract_metadata(text, extensive=False)
     # Bold and italics carry no meaning for retrieval but would show up in quoted citations.
     plain = EMPHASIS.sub(lambda m: m.group(2) or m.group(3), extracted).split("\n")
-    title, body = _tidy_markdown(plain, shift=True, title=info and info.title)
+    title, body = _tidy_markdown(plain, shift=True, title=info.title)
     if not any(_is_prose(s) for s in body):
         raise KnowledgeError(NO_BODY, path)
-    site = info and (info.sitename or info.author)
-    return {"title": title, "author": info and info.author,
-            "updated": info and _parse_date(info.date or ""),
+    site = info.sitename or info.author
+    return {"title": title, "author": info.author, "updated": _parse_date(info.date or ""),
             "source": f"{site} (web page {path.name})" if site else f"web page {path.name}"}, body
 
 
@@ -305,29 +296,23 @@ def _from_markdown(text: str, path: Path) -> tuple[dict, list[str]]:
 
 def _tidy_markdown(lines: list[str], shift: bool, title: str | None) -> tuple[str | None, list[str]]:
     """Return (title, body) with ``-`` bullets, lead-ins joined to their lists and FAQ
-    questions as ``###`` headings under the FAQ heading. A leading H1, or a leading heading
-    repeating the known title, is the title: it is taken out of the body."""
-    out, in_code, faq_level = [], False, 0
-    def is_title(m) -> bool:
-        return m.group(1) == "#" or m.group(2).strip().casefold() == (title or "").strip().casefold()
-    headings = [m for s in lines if (m := HEADING.match(s))]
-    if headings and is_title(headings[0]) and not any(
-            x.strip() and not HEADING.match(x) for x in lines[:lines.index(headings[0].string)]):
-        title = headings.pop(0).group(2).strip()
-    else:
-        headings = [m for m in headings if m.group(1) != "#" or not is_title(m)]  # keep H1s lift-neutral
-    levels = [len(m.group(1)) for m in headings]
+    questions as ``###`` headings under the FAQ heading."""
+    # The first heading is the title when nothing precedes it and it is an H1 or repeats
+    # the declared title (pages without an h1 often show the title as an h2).
+    first = next((k for k, s in enumerate(lines) if s.strip()), None)
+    m = HEADING.match(lines[first]) if first is not None else None
+    if m and (len(m.group(1)) == 1 or m.group(2).casefold() == (title or "").strip().casefold()):
+        title, lines = m.group(2), lines[first + 1:]
+    levels = [len(m.group(1)) for s in lines if (m := HEADING.match(s))]
     # trafilatura keeps the page's own levels: a page whose sections are h3 still needs ##.
-    lift = min((lv for lv in levels if lv > 1), default=2) - 2 if shift else 0
+    lift = min(levels, default=2) - 2 if shift else 0
+    out, in_code, faq_level = [], False, 0
     for k, line in enumerate(lines):
         s = line.rstrip()
         in_code ^= s.lstrip().startswith("```")
         m = None if in_code else HEADING.match(s)
         if in_code or not s.strip():
             out.append(s)
-            continue
-        if m and len(m.group(1)) == 1 and title is None:
-            title = m.group(2)
             continue
         text = m.group(2) if m else EMPHASIS.sub(lambda e: e.group(2) or e.group(3), s.strip())
         level = max(2, len(m.group(1)) - lift) if m else 0

@@ -1,0 +1,107 @@
+"""The real article, the real bundled model, the real FAISS index: build → search → answer."""
+
+import re
+
+import pytest
+
+from rolebot import Answer, Hit
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    "question, section",
+    [
+        ("What tools do ML engineers use?", "Tools"),
+        ("What does a data scientist do all day?", "Data Scientist"),
+        ("Which role is better for beginners?", "beginners"),
+        ("Can a data scientist switch to ML engineering?", "Can a Data Scientist become an ML Engineer?"),
+        ("what do the two roles have in common", "Similarities"),
+        ("how do both roles work together in a project", "Workflow"),
+    ],
+)
+def test_search_finds_the_answering_section(retriever, question, section):
+    hits = retriever.search(question, k=3)
+    assert all(isinstance(h, Hit) for h in hits) and len(hits) == 3
+    assert any(section.lower() in h.section.lower() for h in hits), [h.section for h in hits]
+
+
+def test_tools_answer_names_the_tools(assistant):
+    ans = assistant.answer("What tools do ML engineers use?")
+    assert isinstance(ans, Answer) and ans.kind == "answer"
+    assert re.search(r"Docker|Kubernetes|TensorFlow", ans.text)
+    assert ans.citations and "[1]" in ans.text
+    assert len(ans.text) <= 650
+
+
+def _quoted_segments(text: str):
+    """(marker number, quoted text) pairs: every piece of the answer and the source it cites."""
+    for match in re.finditer(r"(.+?)\s*\[(\d+)\]", text, re.S):
+        quoted = match.group(1).strip()
+        for line in quoted.split("\n"):
+            line = line.strip().lstrip("- ").strip()
+            if line:
+                yield int(match.group(2)), line
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What tools do ML engineers use?",
+        "what skills does a data scientist need",
+        "what do ML engineers do?",
+        "Do ML engineers need statistics?",
+        "which role should I choose if I like coding?",
+    ],
+)
+def test_every_quoted_piece_is_in_the_passage_it_cites(assistant, question):
+    ans = assistant.answer(question)
+    assert ans.kind == "answer"
+    pieces = list(_quoted_segments(ans.text))
+    assert pieces
+    for n, piece in pieces:
+        assert 1 <= n <= len(ans.citations)
+        assert piece in ans.citations[n - 1].text, (piece, ans.citations[n - 1].id)
+
+
+@pytest.mark.parametrize(
+    "question", ["What's the weather in Paris tomorrow?", "How do I bake sourdough bread?", "what is 17 times 23?"]
+)
+def test_unrelated_questions_are_not_found(assistant, question):
+    ans = assistant.answer(question)
+    assert ans.kind == "not_found"
+    assert ans.citations == []
+    assert "doesn't cover" in ans.text
+    assert ans.suggestions  # nearest topics to offer instead
+
+
+def test_faq_question_is_answered_by_its_faq(assistant):
+    ans = assistant.answer("Is ML engineering part of data science?")
+    assert ans.citations[0].kind == "faq"
+    assert ans.citations[0].id.endswith("/is-ml-engineering-a-part-of-data-science/1")
+    assert ans.citations[0].text in ans.text
+
+
+@pytest.mark.parametrize("text", ["hi", "thanks!", "what can you do?", "bye"])
+def test_smalltalk_has_no_citations(assistant, text):
+    ans = assistant.answer(text)
+    assert ans.kind == "smalltalk" and ans.citations == []
+
+
+def test_follow_up_uses_the_history(assistant):
+    history = [
+        {"role": "user", "content": "What tools do ML engineers use?"},
+        {"role": "assistant", "content": "TensorFlow / PyTorch ..."},
+    ]
+    ans = assistant.answer("and data scientists?", history=history)
+    assert ans.kind == "answer"
+    assert re.search(r"Jupyter|Pandas|Scikit", ans.text)
+    # A self-contained question in the same chat is not dragged back to tools.
+    switch = assistant.answer("Which role is better for beginners?", history=history)
+    assert "beginner" in switch.text.lower()
+
+
+def test_suggestions_are_offered(assistant):
+    ans = assistant.answer("What tools do ML engineers use?")
+    assert 2 <= len(ans.suggestions) <= 3
+    assert all(isinstance(s, str) and s for s in ans.suggestions)

@@ -1,0 +1,71 @@
+"""Query understanding: abbreviations, typos, small talk, follow-ups (no model needed)."""
+
+import pytest
+
+from rolebot.query import Speller, expand_abbreviations, resolve_follow_up, smalltalk_kind, strip_greeting
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("MLE tools?", "ML engineer tools?"),
+        ("DS skills", "data scientist skills"),
+        ("mles vs dss", "ML engineers vs data scientists"),
+        ("ds vs mle", "data scientist vs ML engineer"),
+        ("needs SQL and mlops", "needs SQL and MLOps"),
+        ("DSL grammar", "DSL grammar"),  # whole words only
+    ],
+)
+def test_abbreviations(text, expected):
+    assert expand_abbreviations(text) == expected
+
+
+def test_speller_fixes_unknown_words_towards_the_corpus():
+    speller = Speller({"scientist", "engineer", "kubernetes", "beginners"}, known_words={"salary", "weather"})
+    assert speller.correct("what does a data scientst do") == "what does a data scientist do"
+    assert speller.correct("ml enginer on kubernets for beginers") == "ml engineer on kubernetes for beginners"
+    # Real words the corpus lacks are left alone: they are what makes a question out of scope.
+    assert speller.correct("salary and weather") == "salary and weather"
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("hi", "greeting"),
+        ("Hello there!", "greeting"),
+        ("thanks a lot", "thanks"),
+        ("Thank you so much!!", "thanks"),
+        ("bye", "bye"),
+        ("What can you do?", "about"),
+        ("who are you", "about"),
+        ("ok", "ack"),
+        ("hi, what tools do ML engineers use?", None),
+        ("what is a data scientist", None),
+    ],
+)
+def test_smalltalk(text, kind):
+    assert smalltalk_kind(text) == kind
+
+
+def test_greeting_before_a_question_is_dropped():
+    assert strip_greeting("Hi, what tools do ML engineers use?") == "what tools do ML engineers use?"
+    assert strip_greeting("what tools do ML engineers use?") == "what tools do ML engineers use?"
+
+
+@pytest.mark.parametrize(
+    "question, previous, expected",
+    [
+        ("and data scientists?", "what tools do ML engineers use?", "what tools do data scientists use?"),
+        ("what about DS?", "what skills do ML engineers need?", "what skills do DS need?"),
+        ("what skills do they need?", "what does an ML engineer do?", "what skills do they need (ML engineer)?"),
+        ("why?", "which role is better for beginners?", "which role is better for beginners - why?"),
+        ("how about output?", "what tools do ML engineers use?", "how about output (ML engineers)?"),
+        # Self-contained questions switch topic: the history does not leak in.
+        ("what is the weather in Paris?", "what tools do ML engineers use?", "what is the weather in Paris?"),
+        ("Which role has better career growth?", "what tools do ML engineers use?", "Which role has better career growth?"),
+        ("what does a data scientist do?", "what tools do ML engineers use?", "what does a data scientist do?"),
+        ("and ML engineers?", None, "and ML engineers?"),
+    ],
+)
+def test_follow_ups(question, previous, expected):
+    assert resolve_follow_up(question, previous) == expected
