@@ -32,8 +32,8 @@ EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?
 SMALL_WORDS = {"a", "an", "and", "as", "at", "but", "by", "for", "from", "in", "into", "of",
                "on", "or", "the", "to", "vs", "vs.", "via", "with"}
 # Case matters for "By Name" (so "By submitting, I accept…" is no byline); not for the rest.
-META = re.compile(r"^(?:[Bb]y\s+[A-Z]|(?i:written by|posted|published|updated|last updated|"
-                  r"share\b|reading time|\d+\s*min(?:ute)?s?\s+read))")
+META = re.compile(r"^(?:[Bb]y\s+[A-Z]|(?i:written by|(?:last )?updated|posted|published)(?:\s+on)?:?\s+"
+                  r"(?:[A-Z0-9]|by\s)|(?i:share\b|reading time|\d+\s*min(?:ute)?s?\s+read))")
 AUTHOR = re.compile(r"\b[Bb]y\s+([A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)*)")
 CHROME = re.compile(
     r"course icon|^•?\s*\d+\+?\s*(?:hours?|weeks?|months?|days?|mins?)$|"
@@ -141,16 +141,15 @@ def _heading_like(s: str) -> bool:
 
 
 def _parse_date(s: str) -> str | None:
-    patterns = [(r"\b(\d{4})-(\d{2})-(\d{2})\b", (1, 2, 3), ["%Y %m %d"]),
-                (r"\b([A-Z][a-z]{2,8})\.?\s+(\d{1,2}),?\s+(\d{4})\b", (2, 1, 3), ["%d %b %Y", "%d %B %Y"]),
-                (r"\b(\d{1,2})\s+([A-Z][a-z]{2,8})\.?,?\s+(\d{4})\b", (1, 2, 3), ["%d %b %Y", "%d %B %Y"])]
-    for regex, order, formats in patterns:
-        for m in re.finditer(regex, s):
-            for fmt in formats:
-                try:
-                    return datetime.strptime(" ".join(m.group(i) for i in order), fmt).strftime("%Y-%m-%d")
-                except ValueError:
-                    continue
+    """First date in ``s`` as YYYY-MM-DD: 2026-04-07, Apr 07, 2026, April 7 2026, 7 April 2026."""
+    for m in re.finditer(r"\b(?:(\d{4})-(\d{2})-(\d{2})|([A-Z][a-z]{2,8})\.? (\d{1,2}),? (\d{4})|"
+                         r"(\d{1,2}) ([A-Z][a-z]{2,8})\.?,? (\d{4}))(?!\d)", s):
+        ymd = m.group(1, 2, 3) if m[1] else m.group(6, 4, 5) if m[4] else m.group(9, 8, 7)
+        for fmt in ("%Y %m %d", "%Y %b %d", "%Y %B %d"):
+            try:
+                return datetime.strptime(" ".join(ymd), fmt).strftime("%Y-%m-%d")
+            except ValueError:
+                pass
     return None
 
 
