@@ -29,7 +29,7 @@ def test_build_writes_manifest_and_loads(tiny_kb, fake_embedder):
 def test_search_returns_hits_best_first(tiny_kb, fake_embedder):
     knowledge, index_dir = tiny_kb
     r = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder)
-    assert r.notices == [f"index missing; rebuilt it from {knowledge}"]
+    assert r.notices == [f"rebuilt the index from {knowledge} (missing)"]
     hits = r.search("how long does tea keep in a tin", k=3)
     assert hits[0].id == "tea-guide/how-long-does-tea-keep/1"
     assert hits[0].kind == "faq" and hits[0].document == "Tea Guide" and hits[0].url == "https://example.org/tea"

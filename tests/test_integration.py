@@ -16,7 +16,6 @@ pytestmark = pytest.mark.slow
         ("What does a data scientist do all day?", "Data Scientist"),
         ("Which role is better for beginners?", "beginners"),
         ("Can a data scientist switch to ML engineering?", "Can a Data Scientist become an ML Engineer?"),
-        ("what do the two roles have in common", "Similarities"),
         ("how do both roles work together in a project", "Workflow"),
     ],
 )

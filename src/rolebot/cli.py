@@ -85,7 +85,7 @@ def cmd_ask(args) -> int:
 def cmd_eval(args) -> int:
     from . import config
     from .assistant import Assistant
-    from .evaluation import calibrate, evaluate, format_table, load_set
+    from .evaluation import calibrate, evaluate, fit_confidence, format_table, load_set
 
     items = load_set(args.set or config.PROJECT_ROOT / "eval" / "questions.jsonl")
     bot = Assistant(_retriever(args))
@@ -99,6 +99,7 @@ def cmd_eval(args) -> int:
     print(f"{len(items)} questions from {args.set or 'eval/questions.jsonl'}; abstain threshold {bot.threshold}\n")
     print(format_table(report))
     if args.calibrate:
+        print(f"\nconfidence weights fitted on this set: {fit_confidence(report.evidence)}")
         print("\nthreshold  coverage  precision  abstain_recall")
         for row in calibrate(report.confidences):
             print(f"{row['threshold']:>9.2f}  {row['coverage']:>8.3f}  {row['precision']:>9.3f}  {row['abstain_recall']:>14.3f}")

@@ -81,6 +81,7 @@ class Report:
     categories: dict = field(default_factory=dict)  # category -> metric -> value (rolebot)
     failures: list = field(default_factory=list)
     confidences: list = field(default_factory=list)  # (confidence, should_answer) for calibration
+    evidence: list = field(default_factory=list)  # (signals, should_answer) to fit the confidence weights
 
     def to_dict(self) -> dict:
         return {"systems": self.rows, "categories": self.categories, "failures": self.failures}
@@ -105,6 +106,7 @@ def evaluate(assistant, items: list[dict], baselines: bool = True) -> Report:
         elif expect_nf:
             record["abstained"] = answer.kind == "not_found"
             report.confidences.append((answer.confidence, False))
+            report.evidence.append((assistant.evidence(item["question"], history), False))
         else:
             query = assistant.resolve(item["question"], history)
             hits = retriever.search(query, k=10)
@@ -114,6 +116,7 @@ def evaluate(assistant, items: list[dict], baselines: bool = True) -> Report:
             record["answer_ok"] = answer.kind == "answer" and any(k.lower() in text for k in item.get("keywords", []))
             record["cited_ok"] = any(is_hit(c.text, c.id, item) for c in answer.citations)
             report.confidences.append((answer.confidence, True))
+            report.evidence.append((assistant.evidence(item["question"], history), True))
         if item["category"] == "multiturn":
             record["multiturn_ok"] = record.get("abstained", False) if expect_nf else (
                 record["answer_ok"] and record["cited_ok"]
@@ -172,8 +175,9 @@ def _document_texts(retriever) -> list[str]:
 
 
 def baseline_systems(retriever) -> dict:
-    import bm25s
+    from .retriever import bm25s_module
 
+    bm25s = bm25s_module()
     chunks = fixed_chunks(_document_texts(retriever))
     bm25 = bm25s.BM25()
     bm25.index(bm25s.tokenize(chunks, stopwords="en", show_progress=False), show_progress=False)
@@ -248,3 +252,18 @@ def calibrate(confidences: list[tuple[float, bool]]) -> list[dict]:
             }
         )
     return curve
+
+
+def fit_confidence(evidence: list[tuple[dict | None, bool]], l2: float = 1e-3) -> dict:
+    """Logistic regression of 'should answer' on the confidence signals (Newton's method)."""
+    rows = [(sig, ok) for sig, ok in evidence if sig]
+    names = sorted(rows[0][0])
+    X = np.array([[sig[n] for n in names] + [1.0] for sig, _ in rows])
+    y = np.array([float(ok) for _, ok in rows])
+    w = np.zeros(X.shape[1])
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-X @ w))
+        grad = X.T @ (y - p) - l2 * w
+        hess = (X * (p * (1 - p))[:, None]).T @ X + l2 * np.eye(len(w))
+        w += np.linalg.solve(hess, grad)
+    return {n: round(float(v), 2) for n, v in zip(names + ["bias"], w)}

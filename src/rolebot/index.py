@@ -45,8 +45,10 @@ class IndexData:
     view_passage: np.ndarray  # row of the FAISS index -> passage number
     view_kind: np.ndarray  # 0 = heading + text, 1 = FAQ question alone
     units: list[list[str]]  # passage number -> its answerable sentences / lists
-    unit_vectors: np.ndarray  # all units, in order
-    unit_offsets: np.ndarray  # passage i's units are rows unit_offsets[i]:unit_offsets[i+1]
+    piece_vectors: np.ndarray  # every sentence and list item, passage by passage
+    piece_unit: np.ndarray  # piece row -> the number of its unit within its passage
+    piece_offsets: np.ndarray  # passage i's pieces are rows piece_offsets[i]:piece_offsets[i+1]
+    scope_vectors: np.ndarray  # the documents' declared not_covered topics
     path: Path
 
 
@@ -155,11 +157,14 @@ def build(knowledge_dir: Path, index_dir: Path, embedder, settings: dict | None 
         passages = [p for d in docs for p in d.passages]
         view_texts, owner, kind = _views(passages)
         units = [p.units() for p in passages]
-        unit_texts = [f"{p.heading}: {u}" for p, us in zip(passages, units) for u in us]
+        pieces = [p.pieces() for p in passages]
+        unit_texts = [f"{p.heading}: {text}" for p, ps in zip(passages, pieces) for _, text in ps]
 
         cache = _cached_vectors(index_dir)
         views, view_keys, n_views = _embed(view_texts, cache, embedder)
         unit_vecs, unit_keys, n_units = _embed(unit_texts, cache, embedder)
+        topics = list(dict.fromkeys(t for d in docs for t in d.not_covered))
+        scope_vecs, _, _ = _embed(topics, cache, embedder)
         index, index_kind = _make_faiss(views)
 
         manifest = {
@@ -172,22 +177,24 @@ def build(knowledge_dir: Path, index_dir: Path, embedder, settings: dict | None 
             "views": len(view_texts),
             "units": len(unit_texts),
             "index_type": index_kind,
+            "not_covered": topics,
             "documents": [_doc_entry(d, knowledge_dir) for d in docs],
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "embedded": n_views + n_units,
             "reused": len(view_texts) + len(unit_texts) - n_views - n_units,
             "settings": settings or {},
         }
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+        stamp = f"{time.time_ns():020d}-{os.getpid()}"  # sorts by creation time
         tmp = index_dir / f".tmp-{stamp}"
         tmp.mkdir()
         try:
             with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
-                for p, us in zip(passages, units):
-                    row = asdict(p) | {"units": us}
+                for p, us, ps in zip(passages, units, pieces):
+                    row = asdict(p) | {"units": us, "piece_units": [n for n, _ in ps]}
                     f.write(json.dumps(row, ensure_ascii=False) + "\n")
             np.save(tmp / "views.npy", views)
             np.save(tmp / "units.npy", unit_vecs)
+            np.save(tmp / "scope.npy", scope_vecs)
             np.save(tmp / "view_rows.npy", np.array([owner, kind], dtype="int64"))
             (tmp / "keys.json").write_text(json.dumps({"views": view_keys, "units": unit_keys}))
             faiss.write_index(index, str(tmp / "vectors.faiss"))
@@ -206,7 +213,7 @@ def build(knowledge_dir: Path, index_dir: Path, embedder, settings: dict | None 
             _fsync_dir(index_dir)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        _prune(index_dir, keep={final.name})
+        _prune(index_dir, keep=final.name)
     return manifest
 
 
@@ -220,12 +227,12 @@ def _doc_entry(doc: Document, knowledge_dir: Path) -> dict:
     }
 
 
-def _prune(index_dir: Path, keep: set[str]) -> None:
-    """Drop old builds and leftovers of killed ones (the previous build stays for readers in flight)."""
-    builds = sorted(p for p in index_dir.glob("build-*") if p.is_dir())
-    for old in builds[:-2]:
-        if old.name not in keep:
-            shutil.rmtree(old, ignore_errors=True)
+def _prune(index_dir: Path, keep: str) -> None:
+    """Drop old builds and leftovers of killed ones; the live build and the one before it
+    stay, so a reader that read CURRENT just before the swap still finds its files."""
+    older = sorted(p for p in index_dir.glob("build-*") if p.is_dir() and p.name < keep)
+    for old in older[:-1]:
+        shutil.rmtree(old, ignore_errors=True)
     for junk in list(index_dir.glob(".tmp-*")) + list(index_dir.glob(".CURRENT-*")):
         # Only another process's abandoned work is this old; a live build holds the lock anyway.
         if time.time() - junk.stat().st_mtime > 60:
@@ -280,18 +287,20 @@ def load(index_dir: Path, model: str | None = None, dim: int | None = None) -> I
         faiss_index = faiss.read_index(str(build / "vectors.faiss"))
         rows = np.load(build / "view_rows.npy")
         unit_vectors = np.load(build / "units.npy")
-        passages, units = [], []
+        scope_vectors = np.load(build / "scope.npy")
+        passages, units, piece_units = [], [], []
         with open(build / "passages.jsonl", encoding="utf-8") as f:
             for line in f:
                 row = json.loads(line)
                 units.append(row.pop("units"))
+                piece_units.append(row.pop("piece_units"))
                 row["section"] = tuple(row["section"])
                 passages.append(Passage(**row))
     except Exception as exc:  # faiss raises RuntimeError, numpy ValueError/EOFError, json ValueError
         raise IndexLoadError(
             f"the index in {build.name} is corrupt ({type(exc).__name__}): run `rolebot build`"
         ) from None
-    offsets = np.cumsum([0] + [len(u) for u in units])
+    offsets = np.cumsum([0] + [len(u) for u in piece_units])
     if (
         faiss_index.ntotal != rows.shape[1]
         or len(passages) != manifest.get("passages")
@@ -310,8 +319,10 @@ def load(index_dir: Path, model: str | None = None, dim: int | None = None) -> I
         view_passage=rows[0],
         view_kind=rows[1],
         units=units,
-        unit_vectors=unit_vectors,
-        unit_offsets=offsets,
+        piece_vectors=unit_vectors,
+        piece_unit=np.array([n for ps in piece_units for n in ps], dtype="int64"),
+        piece_offsets=offsets,
+        scope_vectors=scope_vectors,
         path=build,
     )
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .errors import KnowledgeError
 
-CHUNKER_VERSION = "1"  # bump when passages change shape, so old indexes count as stale
+CHUNKER_VERSION = "2"  # bump when passages change shape, so old indexes count as stale
 MIN_WORDS = 12  # a paragraph shorter than this is too thin to retrieve on its own
 FAQ_HEADING = re.compile(r"^(frequently asked questions|faqs?)\b", re.I)
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -51,6 +51,20 @@ class Passage:
         """Answerable pieces: each sentence, or a whole list with its lead-in line."""
         return split_units(self.text)
 
+    def pieces(self) -> list[tuple[int, str]]:
+        """What is matched against a question: each sentence, and each list item read with
+        its lead-in, paired with the unit it belongs to."""
+        out = []
+        for n, unit in enumerate(self.units()):
+            lines = unit.split("\n")
+            items = [line for line in lines if LIST_ITEM.match(line)]
+            if not items:
+                out.append((n, unit))
+                continue
+            lead = "" if LIST_ITEM.match(lines[0]) else lines[0]
+            out.extend((n, f"{lead} {LIST_ITEM.sub('', item)}".strip()) for item in items)
+        return out
+
 
 @dataclass(frozen=True)
 class Document:
@@ -63,6 +77,12 @@ class Document:
     @property
     def url(self) -> str:
         return self.meta.get("url", "")
+
+    @property
+    def not_covered(self) -> list[str]:
+        """Topics the author declares out of scope (front matter ``not_covered: a; b``):
+        questions nearer to one of them than to the text are declined, not answered."""
+        return [t.strip() for t in self.meta.get("not_covered", "").split(";") if t.strip()]
 
 
 def slugify(text: str) -> str:
