@@ -1,0 +1,107 @@
+"""The Gradio handler and the HTTP API, in-process (the real browser tests live elsewhere)."""
+
+import sqlite3
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rolebot.app import ChatApp, to_messages
+from rolebot.feedback import FeedbackStore
+from rolebot.server import create_app
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return FeedbackStore(tmp_path_factory.mktemp("db") / "feedback.sqlite3")
+
+
+@pytest.fixture(scope="module")
+def client(assistant, store):
+    return TestClient(create_app(assistant, store))
+
+
+def test_handler_returns_sources_panel_and_answer_with_options(assistant):
+    chat = ChatApp(assistant)
+    messages = chat.respond("What tools do ML engineers use?", [])
+    assert len(messages) == 2
+    sources, answer = messages
+    assert sources.metadata["title"].startswith("Sources") and sources.metadata["status"] == "done"
+    assert "[1]" in sources.content and "`ml-engineer-vs-data-scientist/" in sources.content
+    assert "[1]" in answer.content and answer.options
+    assert all(o["value"] == o["label"] for o in answer.options)
+
+
+def test_handler_not_found_and_smalltalk_have_no_sources(assistant):
+    chat = ChatApp(assistant)
+    (reply,) = chat.respond("how do I bake sourdough bread?", [])
+    assert "doesn't cover" in reply.content and not reply.metadata
+    (hello,) = chat.respond("hello", [])
+    assert hello.content.startswith("Hello")
+
+
+def test_handler_uses_history(assistant):
+    chat = ChatApp(assistant)
+    history = [{"role": "user", "content": "What tools do ML engineers use?"}, {"role": "assistant", "content": "..."}]
+    answer = chat.respond("and data scientists?", history)[-1]
+    assert any(t in answer.content for t in ("Jupyter", "Pandas", "Scikit"))
+
+
+def test_healthz(client):
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and body["passages"] == 40 and body["index_loaded"] is True
+
+
+def test_api_search_and_ask(client):
+    hits = client.get("/api/search", params={"q": "MLE tools", "k": 2}).json()["hits"]
+    assert len(hits) == 2 and {"id", "text", "score", "section", "source", "kind"} <= set(hits[0])
+    answer = client.post("/api/ask", json={"question": "and data scientists?", "history": [
+        {"role": "user", "content": "what tools do ML engineers use?"}, {"role": "assistant", "content": "…"}]}).json()
+    assert answer["kind"] == "answer" and answer["citations"]
+
+
+@pytest.mark.parametrize("params", [{"q": "tools", "k": 0}, {"q": "tools", "k": -1}, {"q": "tools", "k": 10**9}, {"q": "tools", "k": "x"}, {"q": ""}, {}])
+def test_api_search_bad_parameters_are_4xx_json(client, params):
+    response = client.get("/api/search", params=params)
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/json")
+
+
+def test_api_ask_not_found_is_recorded(client, store):
+    client.post("/api/ask", json={"question": "what is the best pizza topping?"})
+    rows = [r for r in store.rows() if r["kind"] == "not_found"]
+    assert any(r["question"] == "what is the best pizza topping?" for r in rows)
+
+
+def test_embed_script_and_root(client):
+    js = client.get("/embed.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+    assert "rolebot-button" in js.text and "/chat/?compact=1" in js.text
+    root = client.get("/", follow_redirects=False)
+    assert root.status_code in (302, 307) and root.headers["location"] == "/chat/"
+
+
+def test_frame_ancestors_header(assistant):
+    open_app = TestClient(create_app(assistant))
+    assert "frame-ancestors *" in open_app.get("/healthz").headers["content-security-policy"]
+    locked = TestClient(create_app(assistant, allow_origins=["https://courses.example.org"]))
+    csp = locked.get("/chat/").headers["content-security-policy"]
+    assert "frame-ancestors 'self' https://courses.example.org" in csp
+    preflight = locked.options("/api/search", headers={"Origin": "https://courses.example.org", "Access-Control-Request-Method": "GET"})
+    assert preflight.headers["access-control-allow-origin"] == "https://courses.example.org"
+
+
+def test_votes_are_stored(assistant, store):
+    chat = ChatApp(assistant, store)
+    answer = chat.respond("What tools do ML engineers use?", [])[-1]
+
+    class Like:
+        index = 1
+        liked = False
+        value = [{"type": "text", "text": answer.content}]
+
+    chat.vote(Like())
+    with sqlite3.connect(store.path) as db:
+        row = db.execute("SELECT question, vote, citations FROM events WHERE kind='vote' ORDER BY id DESC").fetchone()
+    assert row[0] == "What tools do ML engineers use?" and row[1] == -1 and "ml-engineer-vs-data-scientist/" in row[2]

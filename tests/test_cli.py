@@ -1,0 +1,77 @@
+"""The `rolebot` command: real model, real index in a temporary folder, parsed JSON."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from rolebot.cli import main
+
+
+@pytest.fixture
+def env_paths(article_index, monkeypatch):
+    knowledge, index_dir = article_index
+    monkeypatch.setenv("ROLEBOT_KNOWLEDGE", str(knowledge))
+    monkeypatch.setenv("ROLEBOT_INDEX", str(index_dir))
+    return knowledge, index_dir
+
+
+def test_help_does_not_import_torch():
+    code = (
+        "import sys\n"
+        "from rolebot.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "try:\n    main(['search', '--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'gradio', 'faiss') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "usage: rolebot" in out and "HEAVY []" in out
+
+
+@pytest.mark.slow
+def test_ask_json(env_paths, capsys):
+    assert main(["ask", "What tools do ML engineers use?", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["kind"] == "answer"
+    assert any(t in data["text"] for t in ("Docker", "Kubernetes", "TensorFlow"))
+    assert data["citations"] and {"id", "text", "score", "section", "source", "kind"} <= set(data["citations"][0])
+    assert 0 < data["confidence"] <= 1
+
+
+@pytest.mark.slow
+def test_search_json_and_text(env_paths, capsys):
+    assert main(["search", "data scientist responsibilities", "-k", "2", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert len(hits) == 2 and hits[0]["score"] >= hits[1]["score"]
+    assert main(["search", "data scientist responsibilities", "-k", "1"]) == 0
+    assert capsys.readouterr().out.startswith("1. [")
+
+
+@pytest.mark.slow
+def test_ask_not_found_text(env_paths, capsys):
+    assert main(["ask", "what is the capital of australia?"]) == 0
+    out = capsys.readouterr().out
+    assert "doesn't cover" in out and "You could also ask" in out
+
+
+@pytest.mark.slow
+def test_errors_are_messages_not_tracebacks(env_paths, tmp_path, capsys):
+    assert main(["search", "tools", "-k", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "k must be a whole number from 1 to 50" in err and "Traceback" not in err
+    assert main(["--knowledge", str(tmp_path / "nope"), "--index", str(tmp_path / "idx"), "ask", "hi there friend"]) == 1
+    assert "knowledge folder not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_console_script_builds_into_a_fresh_folder(tmp_path, article_index):
+    knowledge, _ = article_index
+    env = dict(os.environ, ROLEBOT_KNOWLEDGE=str(knowledge), ROLEBOT_INDEX=str(tmp_path / "index"))
+    exe = os.path.join(os.path.dirname(sys.executable), "rolebot")
+    done = subprocess.run([exe, "build"], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "built 40 passages from 1 document(s)" in done.stdout
+    assert (tmp_path / "index" / "CURRENT").is_file()
