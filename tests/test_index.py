@@ -15,14 +15,14 @@ def test_build_writes_manifest_and_loads(tiny_kb, fake_embedder):
     knowledge, index_dir = tiny_kb
     manifest = index.build(knowledge, index_dir, fake_embedder)
     assert manifest["passages"] == 7
-    assert manifest["views"] == 9  # 7 passages + the 2 FAQ questions on their own
+    assert manifest["views"] == 16  # 7 passages with and without headings + the 2 FAQ questions
     assert manifest["model"] == "fake-hash-64" and manifest["dimension"] == 64
     assert manifest["index_type"] == "FlatIP"
     assert manifest["knowledge_hash"] == index.content_hash(knowledge)
     assert {"built_at", "rolebot_version", "build_seconds"} <= set(manifest)
     data = index.load(index_dir, "fake-hash-64", 64)
     assert [p.id for p in data.passages][:2] == ["tea-guide/intro/1", "tea-guide/green-tea/1"]
-    assert data.faiss_index.ntotal == 9
+    assert data.faiss_index.ntotal == 16
     assert index.check(index_dir, knowledge, "fake-hash-64") is None
 
 
@@ -49,8 +49,8 @@ def test_stale_index_is_rebuilt_and_only_changed_text_is_embedded(tiny_kb, fake_
     fake_embedder.calls = 0
     r = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder)
     assert r.notices and "stale" in r.notices[0]
-    # One sentence changed: its passage view and that sentence are embedded again, nothing else.
-    assert r.manifest["embedded"] == 2 and fake_embedder.calls == 2
+    # One sentence changed: its passage's two views and that sentence are embedded again.
+    assert r.manifest["embedded"] == 3 and fake_embedder.calls == 3
     assert "bold" in r.passage("tea-guide/black-tea/1").text
 
 

@@ -65,6 +65,8 @@ def test_greeting_before_a_question_is_dropped():
         ("Which role has better career growth?", "what tools do ML engineers use?", "Which role has better career growth?"),
         ("what does a data scientist do?", "what tools do ML engineers use?", "what does a data scientist do?"),
         ("and ML engineers?", None, "and ML engineers?"),
+        ("and for the other role?", "what tools do data scientists use?", "what tools do ML engineer use?"),
+        ("what do both roles share", "what tools do data scientists use?", "what do both roles share"),
     ],
 )
 def test_follow_ups(question, previous, expected):

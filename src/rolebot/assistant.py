@@ -20,9 +20,9 @@ MAX_ANSWER_CHARS = 600
 # Calibrated with `rolebot eval --calibrate` on eval/questions.jsonl: the weights are the
 # logistic fit it prints; the threshold is the highest that still answers >= 95% of the
 # in-scope questions (the precision/coverage curve is in the README).
-ABSTAIN_THRESHOLD = 0.6
-CONFIDENCE_WEIGHTS = {"bias": -1.78, "dense": 10.67, "coverage": 3.5, "scope": -12.0}
-FAQ_QUESTION_MATCH = 0.80  # cosine between the question and an FAQ's own question
+ABSTAIN_THRESHOLD = 0.65
+CONFIDENCE_WEIGHTS = {"bias": -2.95, "dense": 11.82, "coverage": 3.34, "scope": -11.64}
+SECOND_PASSAGE_MARGIN = 0.1  # a runner-up this close to the best passage is quoted too
 NUMBERING = re.compile(r"^\s*\d+[.)]\s+")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -178,7 +178,7 @@ class Assistant:
             if passage not in order:
                 order[passage] = len(citations) + 1
                 citations.append(self.retriever.hit(next(r for r in rows if r.passage == passage)))
-            parts.append(_with_marker(unit_text, order[passage]))
+            parts.append(_with_marker(unit_text, order[passage], self.retriever.passages[passage].heading))
         return Answer(
             text=note + _join(parts),
             citations=citations,
@@ -189,22 +189,30 @@ class Assistant:
         )
 
     def _select_units(self, rows: list[Scored]) -> list[tuple[int, str]]:
-        """The sentence(s) or list that answer best, within MAX_ANSWER_CHARS, in reading order."""
-        top = rows[0]
-        p = self.retriever.passages[top.passage]
-        units = self.retriever.data.units[top.passage]
-        if p.kind == "faq" or len(p.text) <= MAX_ANSWER_CHARS and len(units) <= 2:
-            return [(top.passage, p.text if len(p.text) <= MAX_ANSWER_CHARS else units[0])]
-        ranked = sorted(range(len(units)), key=lambda i: top.unit_scores[i], reverse=True)
-        chosen = [ranked[0]]
-        size = len(units[ranked[0]])
-        best = top.unit_scores[ranked[0]]
-        for i in ranked[1:]:
-            if top.unit_scores[i] < best - 0.12 or size + len(units[i]) > MAX_ANSWER_CHARS:
+        """The sentence(s) or list that answer best, within MAX_ANSWER_CHARS, in reading order;
+        plus the best piece of a runner-up passage that scores almost as well."""
+        picked = self._units_of(rows[0], MAX_ANSWER_CHARS)
+        room = MAX_ANSWER_CHARS - sum(len(t) for _, t in picked)
+        for second in rows[1:2]:
+            if second.fused >= rows[0].fused - SECOND_PASSAGE_MARGIN and room > 80:
+                picked += self._units_of(second, room, best_only=True)
+        return picked
+
+    def _units_of(self, row: Scored, budget: int, best_only: bool = False) -> list[tuple[int, str]]:
+        p = self.retriever.passages[row.passage]
+        units = self.retriever.data.units[row.passage]
+        if (p.kind == "faq" or len(units) <= 2) and len(p.text) <= budget:
+            return [(row.passage, p.text)]
+        ranked = sorted(range(len(units)), key=lambda i: row.unit_scores[i], reverse=True)
+        if len(units[ranked[0]]) > budget:
+            return []
+        chosen, size = [ranked[0]], len(units[ranked[0]])
+        for i in [] if best_only else ranked[1:]:
+            if row.unit_scores[i] < row.unit_scores[ranked[0]] - 0.12 or size + len(units[i]) > budget:
                 continue
             chosen.append(i)
             size += len(units[i])
-        return [(top.passage, units[i]) for i in sorted(chosen)]
+        return [(row.passage, units[i]) for i in sorted(chosen)]
 
     def _suggestions(self, rows: list[Scored], exclude: set[int], limit: int = 3) -> list[str]:
         """Nearby FAQ questions first (they are answerable by construction), then section topics."""
@@ -240,11 +248,13 @@ def _topic(section: tuple[str, ...], repeated: set[str]) -> str:
     return leaf
 
 
-def _with_marker(unit: str, n: int) -> str:
-    lines = unit.split("\n")
-    if len(lines) > 1:  # a lead-in with its list: mark the lead-in
-        return f"{lines[0]} [{n}]\n" + "\n".join(lines[1:])
-    return f"{unit} [{n}]"
+def _with_marker(unit: str, n: int, heading: str = "") -> str:
+    """Cite at the end of every paragraph or list; a list with no lead-in line gets its
+    section heading (in italics, not a quote) so it reads on its own."""
+    blocks = unit.split("\n\n")
+    if heading and blocks[0].startswith("- "):
+        blocks[0] = f"*{heading}:*\n{blocks[0]}"
+    return "\n\n".join(f"{b} [{n}]" for b in blocks)
 
 
 def _join(parts: list[str]) -> str:

@@ -101,8 +101,12 @@ def cmd_eval(args) -> int:
     if args.calibrate:
         print(f"\nconfidence weights fitted on this set: {fit_confidence(report.evidence)}")
         print("\nthreshold  coverage  precision  abstain_recall")
-        for row in calibrate(report.confidences):
+        curve = calibrate(report.confidences)
+        for row in curve:
             print(f"{row['threshold']:>9.2f}  {row['coverage']:>8.3f}  {row['precision']:>9.3f}  {row['abstain_recall']:>14.3f}")
+        best = max((r for r in curve if r["coverage"] >= 0.95), key=lambda r: r["threshold"], default=None)
+        if best:
+            print(f"\nhighest threshold that still answers >= 95% of in-scope questions: {best['threshold']}")
     if args.failures:
         print("\nFailures:")
         for f in report.failures:

@@ -43,7 +43,7 @@ class IndexData:
     passages: list[Passage]
     faiss_index: object
     view_passage: np.ndarray  # row of the FAISS index -> passage number
-    view_kind: np.ndarray  # 0 = heading + text, 1 = FAQ question alone
+    view_kind: np.ndarray  # 0 = heading + text, 1 = FAQ question alone, 2 = text alone
     units: list[list[str]]  # passage number -> its answerable sentences / lists
     piece_vectors: np.ndarray  # every sentence and list item, passage by passage
     piece_unit: np.ndarray  # piece row -> the number of its unit within its passage
@@ -59,9 +59,11 @@ def _text_key(text: str) -> str:
 def _views(passages: list[Passage]) -> tuple[list[str], list[int], list[int]]:
     texts, owner, kind = [], [], []
     for i, p in enumerate(passages):
-        texts.append(p.embed_text)
-        owner.append(i)
-        kind.append(0)
+        # With and without its heading path: the path disambiguates, but a question that
+        # names neither role matches the bare text better.
+        texts += [p.embed_text, p.text]
+        owner += [i, i]
+        kind += [0, 2]
         if p.kind == "faq":  # question-to-question matching is the strongest FAQ signal
             texts.append(p.question)
             owner.append(i)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .errors import KnowledgeError
 
-CHUNKER_VERSION = "2"  # bump when passages change shape, so old indexes count as stale
+CHUNKER_VERSION = "3"  # bump when passages change shape, so old indexes count as stale
 MIN_WORDS = 12  # a paragraph shorter than this is too thin to retrieve on its own
 FAQ_HEADING = re.compile(r"^(frequently asked questions|faqs?)\b", re.I)
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")

@@ -35,7 +35,10 @@ _ABBREV = re.compile(
 ROLE = re.compile(
     r"\b(data scien\w*|ml engineer\w*|machine learning engineer\w*|ml engineering|mles?|ds)\b", re.I
 )
-PRONOUN = re.compile(r"\b(they|them|their|theirs|it|its|this role|that role|those|these|that one|this one|each|both)\b", re.I)
+PRONOUN = re.compile(r"\b(they|them|their|theirs|it|its|this role|that role|those|these|that one|this one)\b", re.I)
+OTHER = re.compile(r"\b(the )?other (role|one|side|job|path)\b", re.I)
+# The two roles this knowledge contrasts: "the other role" means the counterpart.
+COUNTERPART = {"data scientist": "ML engineer", "ml engineer": "data scientist"}
 FOLLOW_UP_START = re.compile(
     r"^(and|or|also|so|but|what about|how about|same for|and for|what of|then|ok(ay)? and|and what about)\b", re.I
 )
@@ -121,6 +124,15 @@ class Speller:
         return WORD.sub(lambda m: self.correct_word(m.group(0)), text)
 
 
+def _canonical(role: str) -> str:
+    role = expand_abbreviations(role).lower()
+    if role.startswith("data scien"):
+        return "data scientist"
+    if "engineer" in role:
+        return "ml engineer"
+    return role
+
+
 def _roles(text: str) -> list[str]:
     return [m.group(0) for m in ROLE.finditer(text)]
 
@@ -139,6 +151,11 @@ def resolve_follow_up(question: str, previous: str | None) -> str:
     content = content_words(ROLE.sub(" ", body))
     prev_roles = _roles(previous)
 
+    if OTHER.search(q) and len(set(_canonical(r) for r in prev_roles)) == 1:
+        # "and for the other role?": the previous question about the counterpart role
+        other = COUNTERPART.get(_canonical(prev_roles[0]))
+        if other:
+            return ROLE.sub(other, previous)
     if BARE_FOLLOW_UP.match(q):  # "why?", "tell me more"
         return f"{previous.rstrip(' ?.!')} - {q}"
     starts_like_follow_up = FOLLOW_UP_START.match(q) is not None
