@@ -105,7 +105,7 @@ class ChatApp:
                 if not saved:
                     gr.Warning("Your vote could not be saved right now.")
                 return
-        log.info("vote on a message this server did not answer (restarted?); not saved")
+        log.info("vote on a message this server did not answer (restarted?); not saved: %r", texts)
 
     def search(self, query: str, k: float = 5) -> list[dict]:
         """Plain retrieval as an API endpoint: the Hit fields for the best passages."""
@@ -124,6 +124,7 @@ def build_demo(assistant: Assistant, feedback=None) -> gr.Blocks:
         )
         chatbot = gr.Chatbot(
             elem_id="chatbot",
+            show_label=False,
             buttons=["copy", "copy_all"],
             height=520,
             sanitize_html=True,

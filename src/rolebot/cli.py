@@ -104,13 +104,39 @@ def cmd_eval(args) -> int:
         curve = calibrate(report.confidences)
         for row in curve:
             print(f"{row['threshold']:>9.2f}  {row['coverage']:>8.3f}  {row['precision']:>9.3f}  {row['abstain_recall']:>14.3f}")
-        best = max((r for r in curve if r["coverage"] >= 0.95), key=lambda r: r["threshold"], default=None)
-        if best:
-            print(f"\nhighest threshold that still answers >= 95% of in-scope questions: {best['threshold']}")
+        best = max(curve, key=lambda r: (r["coverage"] + r["abstain_recall"], -r["threshold"]))
+        print(f"\nthreshold with the best coverage + abstain recall: {best['threshold']}")
     if args.failures:
         print("\nFailures:")
         for f in report.failures:
             print(json.dumps(f, ensure_ascii=False))
+    return 0
+
+
+def cmd_report(args) -> int:
+    import datetime
+
+    from . import config
+    from .embedding import Embedder
+    from .feedback import FeedbackStore
+    from .report import build_report, format_report, write_csv
+
+    since = 0.0
+    if args.since:
+        try:
+            since = datetime.datetime.fromisoformat(args.since).replace(tzinfo=datetime.timezone.utc).timestamp()
+        except ValueError:
+            print(f"rolebot: error: --since takes a date like 2026-11-01, not {args.since!r}", file=sys.stderr)
+            return 2
+    path = args.db or config.db_path()
+    if not os.path.exists(path):
+        print(f"rolebot: no feedback yet ({path} does not exist): serve the chat first", file=sys.stderr)
+        return 1
+    report = build_report(FeedbackStore(path).rows(since), Embedder(args.model))
+    print(format_report(report))
+    if args.csv:
+        write_csv(report, args.csv)
+        print(f"\nwrote {args.csv}")
     return 0
 
 
@@ -165,6 +191,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--failures", action="store_true", help="also list the questions rolebot got wrong")
     s.add_argument("--no-baselines", action="store_true", help="skip the fixed-chunk baselines")
     s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("report", help="what learners asked that the knowledge does not answer, and the downvoted answers")
+    s.add_argument("--since", help="only events on or after this date (YYYY-MM-DD)")
+    s.add_argument("--csv", help="also write the report to this CSV file")
+    s.add_argument("--db", help="feedback SQLite file (default ./feedback.sqlite3, env ROLEBOT_DB)")
+    s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("serve", help="serve the chat, the JSON API and the embed widget")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

@@ -14,7 +14,7 @@
 
   var css = [
     ".rolebot-button{position:fixed;bottom:20px;" + side + ":20px;z-index:2147483000;width:56px;height:56px;",
-    "border-radius:50%;border:none;background:" + color + ";color:#fff;font-size:26px;cursor:pointer;",
+    "border-radius:50%;border:none;background:" + color + ";color:#fff;cursor:pointer;display:flex;align-items:center;justify-content:center;",
     "box-shadow:0 4px 14px rgba(0,0,0,.25)}",
     ".rolebot-button:focus-visible{outline:3px solid #000;outline-offset:2px}",
     ".rolebot-panel{position:fixed;bottom:88px;" + side + ":20px;z-index:2147483001;width:400px;height:600px;",
@@ -38,7 +38,10 @@
   button.type = "button";
   button.setAttribute("aria-label", title);
   button.setAttribute("aria-expanded", "false");
-  button.textContent = "💬";
+  // An inline SVG, not an emoji: emoji fonts are missing on many machines.
+  button.innerHTML = '<svg width="28" height="28" viewBox="0 0 24 24" fill="none" stroke="currentColor" ' +
+    'stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">' +
+    '<path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"/></svg>';
 
   var panel = document.createElement("div");
   panel.className = "rolebot-panel";
