@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 
 from . import __version__
 from .errors import RolebotError
@@ -53,6 +54,79 @@ def cmd_build(args) -> int:
     return 0
 
 
+def _rebuild(args) -> dict:
+    from . import index
+    from .embedding import Embedder
+
+    knowledge_dir, index_dir = index.default_paths(args.knowledge, args.index)
+    return index.build(knowledge_dir, index_dir, Embedder(args.model))
+
+
+def cmd_add(args) -> int:
+    from . import index
+    from .ingest import to_markdown
+    from .knowledge import parse_document
+
+    knowledge_dir, _ = index.default_paths(args.knowledge, args.index)
+    slug, markdown = to_markdown(Path(args.source), title=args.title, url=args.url)
+    target = knowledge_dir / f"{slug}.md"
+    if target.exists() and not args.force:
+        print(f"rolebot: error: {target} already exists; pass --force to replace it", file=sys.stderr)
+        return 1
+    doc = parse_document(markdown, target)
+    knowledge_dir.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(markdown, encoding="utf-8")
+    os.replace(tmp, target)  # never a half-written knowledge file
+    faqs = sum(p.kind == "faq" for p in doc.passages)
+    print(f"wrote {target}: “{doc.title}”, {len(doc.passages)} passages ({faqs} FAQ)")
+    try:
+        manifest = _rebuild(args)
+    except RolebotError:
+        target.unlink()  # a document that breaks the build is not kept
+        raise
+    print(f"index rebuilt: {manifest['passages']} passages, {manifest['embedded']} texts embedded, {manifest['reused']} reused")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from . import index
+    from .knowledge import load_documents
+
+    knowledge_dir, index_dir = index.default_paths(args.knowledge, args.index)
+    docs = load_documents(knowledge_dir)
+    manifest = index.read_manifest(index_dir) or {}
+    built = {d["slug"]: d for d in manifest.get("documents", [])}
+    stale = index.check(index_dir, knowledge_dir, manifest.get("model", "")) if manifest else "missing"
+    print(f"{'slug':40} {'passages':>8}  title")
+    for d in docs:
+        print(f"{d.slug:40} {len(d.passages):>8}  {d.title}" + (f"  <{d.url}>" if d.url else ""))
+        if d.slug not in built:
+            print(f"{'':40} {'':>8}  (not in the index yet)")
+    when = manifest.get("built_at", "never")
+    print(f"\n{len(docs)} document(s); last build {when}" + (f" ({stale})" if stale else ""))
+    return 0
+
+
+def cmd_remove(args) -> int:
+    from . import index
+    from .knowledge import load_documents
+
+    knowledge_dir, _ = index.default_paths(args.knowledge, args.index)
+    docs = {d.slug: d for d in load_documents(knowledge_dir)}
+    if args.slug not in docs:
+        print(f"rolebot: error: no document {args.slug!r}; `rolebot list` shows the slugs", file=sys.stderr)
+        return 1
+    if len(docs) == 1:
+        print("rolebot: error: that is the only document; the knowledge base cannot be empty", file=sys.stderr)
+        return 1
+    docs[args.slug].path.unlink()
+    print(f"removed {docs[args.slug].path}")
+    manifest = _rebuild(args)
+    print(f"index rebuilt: {manifest['passages']} passages from {len(manifest['documents'])} document(s)")
+    return 0
+
+
 def cmd_search(args) -> int:
     hits = _retriever(args).search(args.query, k=args.k, documents=args.document or None)
     if args.json:
@@ -67,14 +141,17 @@ def cmd_search(args) -> int:
 def cmd_ask(args) -> int:
     from .assistant import Assistant
 
-    bot = Assistant(_retriever(args))
+    retriever = _retriever(args)
+    bot = Assistant(retriever)
     answer = bot.answer(args.question, documents=args.document or None)
+    several = len(retriever.manifest.get("documents", [])) > 1
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
     print(answer.text)
     for n, hit in enumerate(answer.citations, 1):
-        print(f"\n[{n}] {hit.section} — {hit.id}")
+        doc = f" ({hit.document}{', ' + hit.url if hit.url else ''})" if several else ""
+        print(f"\n[{n}] {hit.section}{doc} — {hit.id}")
     if answer.suggestions:
         print("\nYou could also ask:")
         for s in answer.suggestions:
@@ -170,6 +247,20 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("build", help="embed the knowledge and write the index")
     s.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("add", help="turn a captured page (HTML, text or Markdown) into knowledge and rebuild")
+    s.add_argument("source", help="an .html/.htm, .txt page capture or .md file")
+    s.add_argument("--title", help="the document's title (default: from the page)")
+    s.add_argument("--url", help="the document's source URL, linked from citations")
+    s.add_argument("--force", action="store_true", help="replace a document with the same slug")
+    s.set_defaults(func=cmd_add)
+
+    s = sub.add_parser("list", help="the documents in the knowledge base")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("remove", help="delete a document from the knowledge base and rebuild")
+    s.add_argument("slug")
+    s.set_defaults(func=cmd_remove)
 
     s = sub.add_parser("search", help="show the passages closest to a query")
     s.add_argument("query")
