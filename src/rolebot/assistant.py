@@ -20,8 +20,8 @@ MAX_ANSWER_CHARS = 600
 # Calibrated with `rolebot eval --calibrate` on eval/questions.jsonl + eval/holdout.jsonl:
 # the weights are the logistic fit it prints; the threshold is the one with the best
 # in-scope coverage + abstention recall on its curve (lowest on a tie; curve in the README).
-ABSTAIN_THRESHOLD = 0.35
-CONFIDENCE_WEIGHTS = {"bias": -3.36, "dense": 14.95, "coverage": 1.6, "scope": -9.11, "scope_word": -6.12}
+ABSTAIN_THRESHOLD = 0.5
+CONFIDENCE_WEIGHTS = {"bias": -3.7, "dense": 16.66, "coverage": 2.72, "scope": -13.43, "scope_word": -6.01}
 SECOND_PASSAGE_MARGIN = 0.1  # a runner-up this close to the best passage is quoted too
 NUMBERING = re.compile(r"^\s*\d+[.)]\s+")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -90,6 +90,27 @@ def content_words(text: str) -> list[str]:
     return [w for w in words(text) if w not in STOPWORDS and len(w) > 1]
 
 
+TITLE_PAIR = re.compile(r"^(.+?)\s+(?:vs\.?|versus|or)\s+(.+?)(?:[:?!]|$)", re.I)
+GROUP_REFERENCE = re.compile(
+    r"\b(?:(?:the|these|those|both|all)\s+(?:two|2|both)\s+(?:roles|jobs|careers|positions|paths)|"
+    r"(?:both|these|those|the)\s+(?:roles|jobs|careers|positions|paths)|each\s+(?:role|job|career|position|path))\b",
+    re.I,
+)
+
+
+def title_pair(title: str) -> tuple[str, str] | None:
+    """The two things a comparison article's title names: 'A vs B: …' → (A, B)."""
+    m = TITLE_PAIR.match(title.strip())
+    return (m.group(1).strip(), m.group(2).strip()) if m else None
+
+
+def name_the_pair(text: str, pair: tuple[str, str] | None) -> str:
+    """'what do both roles share' → 'what do ML Engineer and Data Scientist share'."""
+    if not pair:
+        return text
+    return GROUP_REFERENCE.sub(f"{pair[0]} and {pair[1]}", text)
+
+
 def smalltalk_kind(text: str) -> str | None:
     """Which kind of small talk the whole message is, or None for a real question."""
     key = re.sub(r"[^\w\s'/]", " ", text).strip().lower()

@@ -12,7 +12,7 @@ from . import config
 from . import index as index_mod
 from .errors import IndexLoadError, KnowledgeError, QueryError
 from .knowledge import Passage
-from .query import Speller, expand_abbreviations, words
+from .query import Speller, expand_abbreviations, name_the_pair, title_pair, words
 from .records import Hit
 
 log = logging.getLogger("rolebot")
@@ -68,6 +68,9 @@ class Retriever:
         known = {w for w in getattr(tokenizer, "vocab", {}) if w.isalpha()}
         self.speller = Speller(vocab, known)
         self.vocabulary = vocab
+        titles = {p.title for p in self.passages}
+        # With one comparison article, "both roles" can only mean the two it compares.
+        self.pair = title_pair(next(iter(titles))) if len(titles) == 1 else None
 
     @classmethod
     def load(
@@ -111,7 +114,7 @@ class Retriever:
 
     # -- query understanding --------------------------------------------------------------
     def normalize(self, query: str) -> str:
-        return self.speller.correct(expand_abbreviations(query))
+        return self.speller.correct(name_the_pair(expand_abbreviations(query), self.pair))
 
     # -- search ---------------------------------------------------------------------------
     def search(self, query: str, k: int = 5, documents: list[str] | None = None) -> list[Hit]:
