@@ -71,3 +71,15 @@ def test_greeting_before_a_question_is_dropped():
 )
 def test_follow_ups(question, previous, expected):
     assert resolve_follow_up(question, previous) == expected
+
+
+def test_title_pair_names_both_roles():
+    from rolebot.query import name_the_pair, title_pair
+
+    pair = title_pair("ML Engineer vs Data Scientist: What’s the Real Difference in Jobs?")
+    assert pair == ("ML Engineer", "Data Scientist")
+    assert title_pair("Product Manager or Project Manager? How the Two Jobs Differ") == ("Product Manager", "Project Manager")
+    assert title_pair("A Guide to Tea") is None
+    assert name_the_pair("what do both roles share", pair) == "what do ML Engineer and Data Scientist share"
+    assert name_the_pair("similarities between the 2 roles", pair) == "similarities between ML Engineer and Data Scientist"
+    assert name_the_pair("what do both roles share", None) == "what do both roles share"
