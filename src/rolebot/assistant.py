@@ -60,8 +60,7 @@ class Assistant:
 
     def __init__(self, retriever: Retriever, threshold: float | None = None):
         self.retriever = retriever
-        settings = retriever.manifest.get("settings", {})
-        self.threshold = threshold if threshold is not None else settings.get("abstain_threshold", ABSTAIN_THRESHOLD)
+        self.threshold = ABSTAIN_THRESHOLD if threshold is None else threshold
         titles = sorted({p.title for p in retriever.passages})
         self.title = titles[0] if len(titles) == 1 else "the knowledge base"
         # Words of the declared not-covered topics that the knowledge itself never uses:

@@ -146,7 +146,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def build(knowledge_dir: Path, index_dir: Path, embedder, settings: dict | None = None) -> dict:
+def build(knowledge_dir: Path, index_dir: Path, embedder) -> dict:
     """Embed every passage and write a new index; returns its manifest."""
     import faiss
 
@@ -184,7 +184,6 @@ def build(knowledge_dir: Path, index_dir: Path, embedder, settings: dict | None 
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "embedded": n_views + n_units,
             "reused": len(view_texts) + len(unit_texts) - n_views - n_units,
-            "settings": settings or {},
         }
         stamp = f"{time.time_ns():020d}-{os.getpid()}"  # sorts by creation time
         tmp = index_dir / f".tmp-{stamp}"
