@@ -6,7 +6,6 @@ import math
 import re
 
 from . import config
-from .errors import QueryError
 from .query import (
     content_words,
     resolve_follow_up,
@@ -27,8 +26,8 @@ NUMBERING = re.compile(r"^\s*\d+[.)]\s+")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 SMALLTALK_REPLIES = {
-    "greeting": "Hello! Ask me anything about **{title}**: what each role does, skills, tools, "
-    "how they work together, and which one might suit you.",
+    "greeting": "Hello! Ask me anything about **{title}**. I answer with the article's own words "
+    "and show where each answer comes from.",
     "thanks": "You're welcome! Ask another question whenever you like.",
     "bye": "Goodbye, and good luck with your career plans!",
     "about": "I answer questions about the article **{title}**, quoting it and citing the passage "
@@ -65,7 +64,7 @@ class Assistant:
         self.title = titles[0] if len(titles) == 1 else "the knowledge base"
         # Words of the declared not-covered topics that the knowledge itself never uses:
         # a question using one ("salary", "analyst") asks about something declared absent.
-        stem = retriever._stem.stemWord
+        stem = retriever.stem
         corpus_stems = {stem(w) for w in retriever.vocabulary}
         topics = " ".join(retriever.manifest.get("not_covered", []))
         self._scope_stems = {stem(w) for w in content_words(topics)} - corpus_stems
@@ -162,7 +161,7 @@ class Assistant:
             "dense": top.dense,  # best cosine between the question and a passage, sentence or list item
             "coverage": len(known) / len(words) if words else 0.0,  # question words the knowledge uses
             "scope": float((scope @ vec).max()) if len(scope) else 0.0,  # nearest declared not-covered topic
-            "scope_word": float(any(self.retriever._stem.stemWord(w) in self._scope_stems for w in words)),
+            "scope_word": float(any(self.retriever.stem(w) in self._scope_stems for w in words)),
         }
 
     def confidence(self, signals: dict) -> float:
@@ -274,5 +273,3 @@ def _join(parts: list[str]) -> str:
             out += " " + part
     return out
 
-
-__all__ = ["Assistant", "QueryError"]

@@ -113,6 +113,9 @@ class Retriever:
         return cls(data, embedder, notices)
 
     # -- query understanding --------------------------------------------------------------
+    def stem(self, word: str) -> str:
+        return self._stem.stemWord(word.lower())
+
     def normalize(self, query: str) -> str:
         return self.speller.correct(name_the_pair(expand_abbreviations(query), self.pair))
 
