@@ -5,13 +5,17 @@ from __future__ import annotations
 import html
 import logging
 import os
+import re
+import threading
 from collections import OrderedDict
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
+from . import config  # noqa: E402
 from .assistant import Assistant, message_text  # noqa: E402
+from .errors import QueryError  # noqa: E402
 from .records import Answer  # noqa: E402
 
 log = logging.getLogger("rolebot")
@@ -37,15 +41,37 @@ JS = """
 """
 
 
+SURROGATES = re.compile("[\ud800-\udfff]")
+IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+NON_WEB_LINK = re.compile(r"\[([^\]]*)\]\(\s*(?!https?://)[^)]*\)", re.I)
+WEB_URL = re.compile(r"https?://[^\s()<>\[\]\"'`]+", re.I)
+SORRY = "Sorry, something went wrong while answering. Please try again."
+
+
+def scrub(text: str) -> str:
+    """Lone surrogates (a browser can send them as JSON escapes) become U+FFFD."""
+    return SURROGATES.sub("\ufffd", text)
+
+
+def safe_markdown(text: str) -> str:
+    """Knowledge text as it may be shown in the chat: no HTML tags (every '<' is escaped, so a
+    `<script>` or `<img onerror>` in a document shows as text), no images (they would fetch
+    remote URLs), and links only to http(s) addresses. The Chatbot sanitizes HTML as well."""
+    text = IMAGE.sub(lambda m: m.group(1), text)
+    text = NON_WEB_LINK.sub(lambda m: m.group(1), text)
+    return text.replace("<", "&lt;")
+
+
 def sources_markdown(answer: Answer) -> str:
     lines = []
     for n, hit in enumerate(answer.citations, 1):
         snippet = hit.text if len(hit.text) <= SNIPPET_CHARS else hit.text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
         where = f"{hit.document} › {hit.section}" if hit.document and hit.document not in hit.section else hit.section
-        if hit.url.startswith(("https://", "http://")):
+        where = safe_markdown(where).replace("[", "\\[").replace("]", "\\]")
+        if WEB_URL.fullmatch(hit.url or ""):  # only the document's declared http(s) url is linked
             where = f"[{where}]({hit.url})"
-        quoted = "\n".join("> " + line for line in snippet.split("\n"))
-        lines.append(f"**[{n}] {where}**  \n`{hit.id}`\n\n{quoted}")
+        quoted = "\n".join("> " + line for line in safe_markdown(snippet).split("\n"))
+        lines.append(f"**[{n}] {where}**  \n`{hit.id.replace('`', '')}`\n\n{quoted}")
     return "\n\n".join(lines)
 
 
@@ -61,8 +87,19 @@ def to_messages(answer: Answer) -> list[gr.ChatMessage]:
                 metadata={"title": f"Sources ({len(answer.citations)})", "status": "done"},
             )
         )
-    messages.append(gr.ChatMessage(role="assistant", content=answer.text, options=options))
+    messages.append(gr.ChatMessage(role="assistant", content=safe_markdown(answer.text), options=options))
     return messages
+
+
+def clean_history(history) -> list[dict]:
+    """The recent turns of a Gradio history as plain {role, content} text."""
+    if not isinstance(history, (list, tuple)):
+        return []
+    turns = []
+    for message in history[-2 * config.MAX_HISTORY_TURNS :]:
+        if isinstance(message, dict):
+            turns.append({"role": str(message.get("role", "")), "content": scrub(message_text(message.get("content", "")))})
+    return turns
 
 
 class ChatApp:
@@ -71,45 +108,69 @@ class ChatApp:
     def __init__(self, assistant: Assistant, feedback=None, recent: int = 2048):
         self.assistant = assistant
         self.feedback = feedback
-        self._recent: OrderedDict[str, tuple[str, Answer]] = OrderedDict()  # answer text -> (question, answer)
+        # shown answer text -> (question, answer), so a vote can be tied to what was asked
+        self._recent: OrderedDict[str, tuple[str, Answer]] = OrderedDict()
         self._recent_size = recent
+        self._lock = threading.Lock()
 
     def respond(self, message, history):
         try:
-            question = message_text(message)
-            answer = self.assistant.answer(question, history)
+            question = scrub(message_text(message))
+            answer = self.assistant.answer(question, clean_history(history))
+            messages = to_messages(answer)
+            self._remember(messages[-1].content, question, answer)
         except Exception:  # a learner must always get a reply; the details go to the log
             log.exception("answering failed")
-            return [gr.ChatMessage(role="assistant", content="Sorry, something went wrong while answering. Please try again.")]
-        self._remember(question, answer)
+            return [gr.ChatMessage(role="assistant", content=SORRY)]
         if answer.kind == "not_found" and self.feedback is not None:
-            self.feedback.record_not_found(answer.query or question, answer.confidence)
-        return to_messages(answer)
+            try:
+                self.feedback.record_not_found(answer.query or question, answer.confidence)
+            except Exception:  # the store logs and swallows its own failures; this is a backstop
+                log.exception("recording an unanswered question failed")
+        return messages
 
-    def _remember(self, question: str, answer: Answer) -> None:
-        self._recent[answer.text] = (question, answer)
-        while len(self._recent) > self._recent_size:
-            self._recent.popitem(last=False)
+    def _remember(self, shown: str, question: str, answer: Answer) -> None:
+        with self._lock:
+            self._recent[shown] = (question, answer)
+            self._recent.move_to_end(shown)
+            while len(self._recent) > self._recent_size:
+                self._recent.popitem(last=False)
 
     def vote(self, data: gr.LikeData):
+        """Store a like or dislike; the learner sees a warning whenever it was not saved."""
         if self.feedback is None:
             return
         values = data.value if isinstance(data.value, list) else [data.value]
         texts = [message_text(v) for v in values]
-        for text in texts:
-            if text in self._recent:
-                question, answer = self._recent[text]
-                saved = self.feedback.record_vote(
-                    question, answer.text, [c.id for c in answer.citations], answer.confidence, bool(data.liked)
-                )
-                if not saved:
-                    gr.Warning("Your vote could not be saved right now.")
-                return
-        log.info("vote on a message this server did not answer (restarted?); not saved: %r", texts)
+        with self._lock:
+            found = next((self._recent[t] for t in texts if t in self._recent), None)
+        if found is None:
+            log.info("vote on a message this server did not answer (restarted?); not saved: %r", [t[:80] for t in texts])
+            gr.Warning("Your vote could not be saved: the chat was restarted since this answer.")
+            return
+        question, answer = found
+        try:
+            saved = self.feedback.record_vote(
+                question, answer.text, [c.id for c in answer.citations], answer.confidence, bool(data.liked)
+            )
+        except Exception:  # the store logs and swallows its own failures; this is a backstop
+            log.exception("saving a vote failed")
+            saved = False
+        if not saved:
+            gr.Warning("Your vote could not be saved right now.")
 
     def search(self, query: str, k: float = 5) -> list[dict]:
         """Plain retrieval as an API endpoint: the Hit fields for the best passages."""
-        return [h.to_dict() for h in self.assistant.retriever.search(query, k=int(k))]
+        try:
+            n = int(k)
+            if n != k:
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):
+            raise gr.Error(f"k must be a whole number from 1 to {config.MAX_K}") from None
+        try:
+            return [h.to_dict() for h in self.assistant.retriever.search(scrub(str(query or "")), k=n)]
+        except QueryError as exc:
+            raise gr.Error(str(exc)) from None
 
 
 def build_demo(assistant: Assistant, feedback=None) -> gr.Blocks:

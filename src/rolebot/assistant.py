@@ -24,6 +24,7 @@ CONFIDENCE_WEIGHTS = {"bias": -3.7, "dense": 16.66, "coverage": 2.72, "scope": -
 SECOND_PASSAGE_MARGIN = 0.1  # a runner-up this close to the best passage is quoted too
 NUMBERING = re.compile(r"^\s*\d+[.)]\s+")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+SURROGATES = re.compile("[\ud800-\udfff]")  # legal in JSON escapes, rejected by the tokenizer
 
 SMALLTALK_REPLIES = {
     "greeting": "Hello! Ask me anything about **{title}**. I answer with the article's own words "
@@ -51,7 +52,7 @@ def message_text(content) -> str:
 def clean(text) -> str:
     if not isinstance(text, str):
         text = message_text(text)
-    return " ".join(CONTROL.sub(" ", text).split())
+    return " ".join(CONTROL.sub(" ", SURROGATES.sub("\ufffd", text)).split())
 
 
 class Assistant:

@@ -1,12 +1,17 @@
 """Votes and unanswered questions in SQLite, so authors learn which FAQs to add.
 
-Writes never block or break an answer: every failure is logged and reported as False.
+Writes never block or break an answer: every failure (a locked, read-only or vanished
+database, a folder that cannot be created, …) is logged as a warning and reported as False,
+so nothing claims to be saved when it was not. A missing folder is created. Each thread has
+its own connection; the database is in WAL mode, so many threads can write at once.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import sqlite3
 import threading
 import time
@@ -14,6 +19,7 @@ from pathlib import Path
 
 log = logging.getLogger("rolebot")
 
+SURROGATES = re.compile("[\ud800-\udfff]")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
@@ -29,21 +35,53 @@ CREATE INDEX IF NOT EXISTS events_kind_at ON events(kind, at);
 """
 
 
+def _text(value) -> str:
+    # SQLite stores UTF-8: a lone surrogate (possible in JSON input) would make the insert fail.
+    return SURROGATES.sub("\ufffd", value if isinstance(value, str) else str(value))
+
+
 class FeedbackStore:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, timeout: float = 2.0):
         self.path = Path(path)
+        self.timeout = timeout  # how long a write waits for another writer's lock
         self._local = threading.local()
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.identity != self._identity():
+            # The file was deleted or replaced under us: writing on would go to a file no one reads.
+            log.warning("feedback database %s was removed or replaced; reopening it", self.path)
+            self._drop()
+            conn = None
         if conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=2.0)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(SCHEMA)
+            conn = sqlite3.connect(self.path, timeout=self.timeout)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(SCHEMA)
+            except BaseException:
+                conn.close()
+                raise
             self._local.conn = conn
+            self._local.identity = self._identity()
         return conn
+
+    def _identity(self):
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
 
     def _write(self, row: dict) -> bool:
         try:
@@ -55,9 +93,9 @@ class FeedbackStore:
                     row,
                 )
             return True
-        except (sqlite3.Error, OSError) as exc:
-            log.warning("feedback not saved (%s: %s)", type(exc).__name__, exc)
-            self._local.conn = None
+        except Exception as exc:  # noqa: BLE001 - a vote must never break the chat
+            log.warning("feedback not saved to %s (%s: %s)", self.path, type(exc).__name__, exc)
+            self._drop()
             return False
 
     def record_vote(self, question: str, answer: str, citations: list[str], confidence: float, liked: bool) -> bool:
@@ -65,9 +103,9 @@ class FeedbackStore:
             {
                 "at": time.time(),
                 "kind": "vote",
-                "question": question,
-                "answer": answer,
-                "citations": json.dumps(citations),
+                "question": _text(question),
+                "answer": _text(answer),
+                "citations": json.dumps([_text(c) for c in citations]),
                 "confidence": confidence,
                 "vote": 1 if liked else -1,
             }
@@ -78,7 +116,7 @@ class FeedbackStore:
             {
                 "at": time.time(),
                 "kind": "not_found",
-                "question": question,
+                "question": _text(question),
                 "answer": "",
                 "citations": "[]",
                 "confidence": confidence,
@@ -93,3 +131,7 @@ class FeedbackStore:
             return [dict(r) for r in conn.execute("SELECT * FROM events WHERE at >= ? ORDER BY at", (since,))]
         finally:
             conn.row_factory = None
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their thread ends)."""
+        self._drop()

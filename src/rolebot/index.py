@@ -254,7 +254,7 @@ def check(index_dir: Path, knowledge_dir: Path, model: str) -> str | None:
     """Why the index cannot be used as it is ("missing", "stale: …"), or None if it is fresh."""
     manifest = read_manifest(index_dir)
     if manifest is None:
-        return "missing"
+        return "unreadable: its manifest is damaged" if _current_dir(Path(index_dir)) else "missing"
     if manifest.get("model") != model:
         return f"built with model {manifest.get('model')!r}, not {model!r}"
     if manifest.get("knowledge_hash") != content_hash(knowledge_dir):

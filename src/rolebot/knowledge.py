@@ -16,10 +16,11 @@ from pathlib import Path
 
 from .errors import KnowledgeError
 
-CHUNKER_VERSION = "3"  # bump when passages change shape, so old indexes count as stale
+CHUNKER_VERSION = "4"  # bump when passages change shape, so old indexes count as stale
 MIN_WORDS = 12  # a paragraph shorter than this is too thin to retrieve on its own
 FAQ_HEADING = re.compile(r"^(frequently asked questions|faqs?)\b", re.I)
-HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 NUMBERING = re.compile(r"^\s*\d+[.)]\s+")
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z“\"(‘'0-9])")
@@ -185,12 +186,16 @@ def parse_document(text: str, path: Path, slug: str | None = None) -> Document:
     title = meta.get("title", "")
     sections: list[tuple[tuple[str, ...], int, list[tuple[int, str]]]] = [((), first + 1, [])]
     stack: list[tuple[int, str]] = []
-    in_code = False
+    fence = None  # the opening run of the fenced code block we are in (CommonMark rules)
     for i in range(first, len(lines)):
         line = lines[i]
-        if line.strip().startswith("```"):
-            in_code = not in_code
-        m = None if in_code else HEADING.match(line)
+        f = FENCE.match(line)
+        was_code = fence is not None
+        if fence is None and f and not (f.group(1)[0] == "`" and "`" in f.group(2)):
+            fence = f.group(1)
+        elif fence is not None and f and f.group(1)[0] == fence[0] and len(f.group(1)) >= len(fence) and not f.group(2).strip():
+            fence = None
+        m = None if was_code or fence is not None else HEADING.match(line)
         if m:
             level, heading = len(m.group(1)), m.group(2).strip()
             if level == 1 and not title:

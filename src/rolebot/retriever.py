@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,7 +211,7 @@ class Retriever:
 def _check_query(query) -> str:
     if not isinstance(query, str) or not query.strip():
         raise QueryError("the query is empty: type a question")
-    return query[: config.MAX_QUESTION_CHARS]
+    return re.sub("[\ud800-\udfff]", "\ufffd", query[: config.MAX_QUESTION_CHARS])
 
 
 def _check_k(k) -> int:

@@ -1,40 +1,316 @@
-"""One process: the Gradio chat at /chat/, a JSON API at /api/*, the widget at /embed.js."""
+"""One process: the Gradio chat at /chat/, a JSON API at /api/*, the widget at /embed.js.
+
+Limits, each set by an argument of create_app or else by an environment variable:
+
+- ``rate_limit`` / ``ROLEBOT_RATE_LIMIT``: requests per client IP to /api/*, e.g. "60/minute"
+  (the default) or "off". Over it: 429 JSON with a Retry-After header. The buckets live in
+  memory only and forget a client as soon as its bucket is full again.
+- ``max_body`` / ``ROLEBOT_MAX_BODY``: bytes of a request body to /api/* (64 KiB). Over it: 413
+  JSON. The chat's own requests may be up to 1 MiB (a long conversation is sent back each turn).
+- ``ask_timeout`` / ``ROLEBOT_ASK_TIMEOUT``: seconds one answer or search may take (10). Over
+  it: 503 JSON with Retry-After.
+
+Every error is JSON with an "error" field and never shows a traceback or a file path; the
+details go to the log (stderr).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import json
 import logging
+import math
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 
 from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__, config
 from .errors import QueryError, RolebotError
 
 log = logging.getLogger("rolebot")
 
+DEFAULT_RATE_LIMIT = "60/minute"
+DEFAULT_MAX_BODY = 64 * 1024
+CHAT_MAX_BODY = 1024 * 1024
+DEFAULT_ASK_TIMEOUT = 10.0
+ANSWER_WORKERS = 4  # answers are CPU-bound; more threads than this only queue on 2-4 cores
+MAX_HISTORY = 1000  # turns accepted over HTTP; only the last config.MAX_HISTORY_TURNS are read
+MAX_CLIENTS = 10_000  # rate-limit buckets kept at once
+DRAIN_MAX = 1024 * 1024  # a refused body up to this size is read (and dropped) before replying
+SURROGATES = re.compile("[\ud800-\udfff]")
+
 
 class Turn(BaseModel):
-    role: str = Field(description="'user' or 'assistant'")
-    content: str
+    """One earlier message. Extra keys (metadata, options, …) are ignored, so a client may
+    send back the messages it was given."""
+
+    model_config = ConfigDict(extra="ignore")
+    role: str = Field(max_length=32, description="'user' or 'assistant'; other roles (e.g. 'system') are accepted and ignored")
+    content: str = Field(description="the message text")
 
 
 class AskRequest(BaseModel):
-    question: str = Field(max_length=100_000)
-    history: list[Turn] = Field(default_factory=list, max_length=10_000)
+    question: str = Field(
+        max_length=100_000,
+        description=f"the question; only the first {config.MAX_QUESTION_CHARS} characters are read (the answer says so)",
+    )
+    history: list[Turn] | None = Field(
+        default=None,
+        max_length=MAX_HISTORY,
+        description=f"the conversation so far, oldest first (at most {MAX_HISTORY} turns; "
+        f"the last {config.MAX_HISTORY_TURNS} are read to resolve follow-ups)",
+    )
 
 
-def create_app(assistant, feedback=None, allow_origins: list[str] | None = None) -> FastAPI:
+class AnswerTimeout(Exception):
+    pass
+
+
+def scrub(text: str) -> str:
+    """Lone surrogates (legal in JSON escapes, not in UTF-8) become U+FFFD: the tokenizer,
+    SQLite and the JSON encoder all reject them."""
+    return SURROGATES.sub("\ufffd", text)
+
+
+# -- rate limit -----------------------------------------------------------------------------
+_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+
+
+def parse_rate(spec) -> tuple[int, float] | None:
+    """Parse "60/minute" into (60 requests, 60.0 seconds); "off", "0" or "" mean no limit (None)."""
+    text = str(spec).strip().lower()
+    if text in ("", "0", "off", "none", "unlimited"):
+        return None
+    m = re.fullmatch(r"(\d+)\s*(?:/|per)\s*(\d*)\s*([a-z]+)", text)
+    unit = m and (m.group(3) if m.group(3) in _UNITS else m.group(3)[:-1] if m.group(3).endswith("s") else "")
+    if not m or unit not in _UNITS or int(m.group(1)) < 1:
+        raise RolebotError(f"rate limit {spec!r} is not like '60/minute' (or 'off'): set ROLEBOT_RATE_LIMIT or rate_limit= to that form")
+    return int(m.group(1)), float(int(m.group(2) or 1) * _UNITS[unit])
+
+
+class RateLimiter:
+    """Token buckets by client address: `burst` requests at once, refilled at burst/period per
+    second. Only addresses whose bucket is not yet full again are remembered."""
+
+    def __init__(self, requests: int, period: float, max_clients: int = MAX_CLIENTS):
+        self.burst = float(requests)
+        self.rate = requests / period
+        self.max_clients = max_clients
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (tokens, at)
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """0 if the request may go ahead, else the seconds until it may."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, at = self._buckets.pop(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            wait = 0.0
+            if tokens >= 1:
+                tokens -= 1
+            else:
+                wait = (1 - tokens) / self.rate
+            self._buckets[key] = (tokens, now)
+            # Oldest first: drop buckets that have refilled (they behave as new ones), and the
+            # oldest ones beyond max_clients.
+            while self._buckets:
+                first, (t, a) = next(iter(self._buckets.items()))
+                if len(self._buckets) > self.max_clients or t + (now - a) * self.rate >= self.burst:
+                    if first == key:
+                        break
+                    self._buckets.popitem(last=False)
+                else:
+                    break
+            return wait
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+# -- the guard: rate limit, body size, encoding, and no tracebacks ---------------------------
+def _json_bytes(body: dict) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+class Guard:
+    """Pure ASGI middleware in front of every route (the chat included)."""
+
+    def __init__(self, app, limiter: RateLimiter | None, rate_text: str, api_max_body: int, chat_max_body: int):
+        self.app = app
+        self.limiter = limiter
+        self.rate_text = rate_text
+        self.api_max_body = api_max_body
+        self.chat_max_body = chat_max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        is_api = scope["path"].startswith("/api/")
+        limit = self.api_max_body if is_api else self.chat_max_body
+        declared = dict((k.lower(), v) for k, v in scope.get("headers", [])).get(b"content-length")
+        refusal = self._refusal(scope, is_api, limit, declared)
+        if refusal is not None:
+            # Read (and drop) a modest body first: a server that answers and closes while the
+            # client is still sending makes the client see a reset instead of the answer.
+            if declared is None or not declared.strip().isdigit() or int(declared) <= DRAIN_MAX:
+                await _drain(receive)
+            await _send_json(send, *refusal)
+            return
+        if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+            body, size = [], 0
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    if message.get("more_body", False):
+                        await _drain(receive, DRAIN_MAX - size)
+                    await _send_json(send, 413, {"error": f"the request body is larger than {limit} bytes"})
+                    return
+                body.append(chunk)
+                if not message.get("more_body", False):
+                    break
+            data = b"".join(body)
+            if is_api and data:
+                try:
+                    data.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    await _send_json(send, 400, {"error": f"the request body is not valid UTF-8 (byte {exc.start}): send UTF-8 JSON"})
+                    return
+            receive = _replay(data, receive)
+
+        started = False
+
+        async def watch(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            log.exception("internal error on %s %s", scope["method"], scope["path"])
+            if not started:
+                await _send_json(send, 500, {"error": "internal error: the server could not handle this request; the details are in the server log"})
+
+    def _refusal(self, scope, is_api: bool, limit: int, declared: bytes | None):
+        """(status, body, headers) when the request is refused before it reaches a route."""
+        if is_api and self.limiter is not None:
+            client = scope.get("client")
+            wait = self.limiter.take(client[0] if client else "-")
+            if wait > 0:
+                seconds = max(1, math.ceil(wait))
+                message = f"too many requests (limit {self.rate_text} per client): try again in {seconds} s"
+                return 429, {"error": message}, {"retry-after": str(seconds)}
+        if is_api:
+            try:
+                _decode_query(scope.get("query_string", b""))
+            except UnicodeDecodeError:
+                return 400, {"error": "the query string is not valid UTF-8: percent-encode UTF-8 text"}, None
+        if declared is not None:
+            if not declared.strip().isdigit():
+                return 400, {"error": "the Content-Length header is not a number"}, None
+            if int(declared) > limit:
+                return 413, {"error": f"the request body is larger than {limit} bytes"}, None
+        return None
+
+
+async def _drain(receive, budget: int = DRAIN_MAX) -> None:
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        budget -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
+def _decode_query(raw: bytes) -> None:
+    from urllib.parse import unquote_to_bytes
+
+    for part in raw.split(b"&"):
+        unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
+
+
+def _replay(data: bytes, receive):
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": data, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _send_json(send, status: int, body: dict, headers: dict | None = None) -> None:
+    payload = _json_bytes(body)
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _setting(value, env: str, default, kind):
+    """An argument of create_app, else its environment variable, else the default: a number > 0."""
+    if value is None:
+        value = os.environ.get(env) or default
+    try:
+        number = kind(value)
+        if not number > 0 or number == float("inf"):
+            raise ValueError
+        return number
+    except (TypeError, ValueError, OverflowError):
+        raise RolebotError(f"{env} must be a number above 0, not {value!r}") from None
+
+
+# -- the app --------------------------------------------------------------------------------
+def create_app(
+    assistant,
+    feedback=None,
+    allow_origins: list[str] | None = None,
+    rate_limit: str | None = None,
+    max_body: int | None = None,
+    ask_timeout: float | None = None,
+) -> FastAPI:
     import gradio as gr
 
     from .app import CSS, JS, build_demo
 
     allow_origins = list(allow_origins or [])
+    rate_text = str(rate_limit if rate_limit is not None else os.environ.get("ROLEBOT_RATE_LIMIT") or DEFAULT_RATE_LIMIT)
+    rate = parse_rate(rate_text)
+    max_body = _setting(max_body, "ROLEBOT_MAX_BODY", DEFAULT_MAX_BODY, int)
+    ask_timeout = _setting(ask_timeout, "ROLEBOT_ASK_TIMEOUT", DEFAULT_ASK_TIMEOUT, float)
+    executor = ThreadPoolExecutor(max_workers=ANSWER_WORKERS, thread_name_prefix="rolebot-answer")
+
     api = FastAPI(title="rolebot", version=__version__, docs_url="/api/docs", openapi_url="/api/openapi.json")
     retriever = assistant.retriever
+    api.state.limiter = RateLimiter(*rate) if rate else None
+    api.state.limits = {"rate_limit": rate_text if rate else "off", "max_body": max_body, "ask_timeout": ask_timeout}
 
+    # Added first = innermost: CORS and the security headers also wrap the guard's own replies.
+    api.add_middleware(
+        Guard, limiter=api.state.limiter, rate_text=rate_text, api_max_body=max_body, chat_max_body=max(CHAT_MAX_BODY, max_body)
+    )
     if allow_origins:
         api.add_middleware(CORSMiddleware, allow_origins=allow_origins, allow_methods=["GET", "POST"], allow_headers=["Content-Type"])
 
@@ -54,6 +330,43 @@ def create_app(assistant, feedback=None, allow_origins: list[str] | None = None)
         status = 422 if isinstance(exc, QueryError) else 503
         return JSONResponse({"error": str(exc)}, status_code=status)
 
+    @api.exception_handler(AnswerTimeout)
+    async def answer_timeout(request: Request, exc: AnswerTimeout):
+        return JSONResponse(
+            {"error": f"the answer took longer than {ask_timeout:g} s: the server is busy, try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        # Name the field and the problem; never echo the input back.
+        problems = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]
+        def where(p):
+            if p["type"] == "json_invalid":
+                return "body (not valid JSON)"
+            return ".".join(p["loc"][1:]) or (p["loc"][0] if p["loc"] else "request")
+
+        summary = "; ".join(f"{where(p)}: {p['msg']}" for p in problems[:3])
+        return JSONResponse({"error": f"invalid request: {summary}", "detail": problems}, status_code=422)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return JSONResponse({"error": str(exc.detail), "detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    async def in_worker(fn, *args):
+        """Run a blocking call on the answer threads, for at most ask_timeout seconds. A call
+        still waiting for a thread is cancelled; one already running finishes unobserved."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(loop.run_in_executor(executor, functools.partial(fn, *args)), ask_timeout)
+        except asyncio.TimeoutError:
+            log.warning("%s took longer than %g s; answered 503", getattr(fn, "__name__", "call"), ask_timeout)
+            raise AnswerTimeout() from None
+
     @api.get("/", include_in_schema=False)
     def root():
         return RedirectResponse("/chat/")
@@ -72,22 +385,31 @@ def create_app(assistant, feedback=None, allow_origins: list[str] | None = None)
             "version": __version__,
         }
 
+    def run_search(q: str, k: int) -> dict:
+        return {"query": q, "hits": [h.to_dict() for h in retriever.search(q, k=k)]}
+
     @api.get("/api/search")
-    def search(
+    async def search(
         q: str = Query(min_length=1, max_length=config.MAX_QUESTION_CHARS * 100),
         k: int = Query(5, ge=1, le=config.MAX_K),
     ):
+        q = scrub(q)
         if not q.strip():
             raise QueryError("the query is empty: pass q=your question")
-        return {"query": q, "hits": [h.to_dict() for h in retriever.search(q, k=k)]}
+        return await in_worker(run_search, q, k)
+
+    def run_ask(question: str, history: list[dict]) -> dict:
+        answer = assistant.answer(question, history)
+        if answer.kind == "not_found" and feedback is not None:
+            feedback.record_not_found(answer.query or question, answer.confidence)  # never raises
+        return answer.to_dict()
 
     @api.post("/api/ask")
-    def ask(body: AskRequest):
-        history = [t.model_dump() for t in body.history]
-        answer = assistant.answer(body.question, history)
-        if answer.kind == "not_found" and feedback is not None:
-            feedback.record_not_found(answer.query or body.question, answer.confidence)
-        return answer.to_dict()
+    async def ask(body: AskRequest):
+        # Only the recent turns matter; unknown roles are kept and ignored by the assistant.
+        turns = (body.history or [])[-2 * config.MAX_HISTORY_TURNS :]
+        history = [{"role": t.role, "content": scrub(t.content)} for t in turns]
+        return await in_worker(run_ask, scrub(body.question), history)
 
     @api.get("/embed.js", include_in_schema=False)
     def embed_js():
