@@ -310,8 +310,6 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if not args.verbose:
-        logging.getLogger("rolebot").setLevel(logging.INFO)
     _offline_env()
     try:
         return args.func(args)
