@@ -12,7 +12,7 @@ from conftest import ARTICLE, ROOT
 
 pytestmark = pytest.mark.slow
 
-CAPTURE = ROOT.parent / "shared" / "source" / "ml-engineer-vs-data-scientist.page.txt"
+CAPTURE = ROOT / "tests" / "data" / "ingest" / "ml-engineer-vs-data-scientist.page.txt"
 SECOND = ROOT / "tests" / "data" / "ingest" / "product-vs-project-manager.txt"
 
 

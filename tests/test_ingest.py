@@ -13,7 +13,7 @@ from rolebot.knowledge import HEADING, LIST_ITEM, SENTENCE_END, parse_document, 
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data" / "ingest"
-CAPTURE = Path(__file__).resolve().parents[2] / "shared/source/ml-engineer-vs-data-scientist.page.txt"
+CAPTURE = DATA / "ml-engineer-vs-data-scientist.page.txt"  # the raw page, kept in the repo
 CURATED = ROOT / "knowledge" / "ml-engineer-vs-data-scientist.md"
 QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
 
@@ -59,12 +59,11 @@ def assert_no_chrome(markdown: str, fragments: list[str]) -> None:
             assert fragment.lower() not in line.lower(), f"chrome {fragment!r} kept in: {line}"
 
 
-# --- the shared capture -----------------------------------------------------------------
+# --- the article's page capture -----------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def captured() -> tuple[str, str]:
-    assert CAPTURE.is_file(), f"shared capture missing: {CAPTURE}"
     return to_markdown(CAPTURE)
 
 
