@@ -105,3 +105,12 @@ def test_votes_are_stored(assistant, store):
     with sqlite3.connect(store.path) as db:
         row = db.execute("SELECT question, vote, citations FROM events WHERE kind='vote' ORDER BY id DESC").fetchone()
     assert row[0] == "What tools do ML engineers use?" and row[1] == -1 and "ml-engineer-vs-data-scientist/" in row[2]
+
+
+@pytest.mark.parametrize("path", ["/", "/healthz", "/embed.js", "/chat/", "/api/search?q=tools"])
+def test_head_answers_like_get_without_a_body(client, path):
+    got = client.get(path, follow_redirects=False)
+    head = client.head(path, follow_redirects=False)
+    assert head.status_code == got.status_code != 405
+    assert head.content == b""
+    assert head.headers.get("content-type") == got.headers.get("content-type")

@@ -75,3 +75,39 @@ def test_console_script_builds_into_a_fresh_folder(tmp_path, article_index):
     assert done.returncode == 0, done.stderr
     assert "built 40 passages from 1 document(s)" in done.stdout
     assert (tmp_path / "index" / "CURRENT").is_file()
+
+
+def _rolebot(cwd, *args):
+    """The installed command, run the way a course author runs it: from their own folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROLEBOT_")}
+    exe = os.path.join(os.path.dirname(sys.executable), "rolebot")
+    return subprocess.run([exe, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_defaults_follow_the_working_folder(tmp_path):
+    from conftest import ROOT
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    missing = _rolebot(empty, "list")
+    assert missing.returncode == 1 and "rolebot init" in missing.stderr
+    assert not (empty / "index").exists()
+
+    course = tmp_path / "course"
+    course.mkdir()
+    started = _rolebot(course, "init")
+    assert started.returncode == 0, started.stderr
+    assert (course / "knowledge" / "ml-engineer-vs-data-scientist.md").read_bytes() == (
+        ROOT / "knowledge" / "ml-engineer-vs-data-scientist.md"
+    ).read_bytes()
+    assert _rolebot(course, "init").returncode == 1  # never overwrites an author's knowledge
+
+    page = ROOT / "tests" / "data" / "ingest" / "product-vs-project-manager.txt"
+    added = _rolebot(course, "add", str(page))
+    assert added.returncode == 0, added.stderr
+    assert (course / "knowledge" / "product-vs-project-manager.md").is_file()
+    assert (course / "index" / "CURRENT").is_file()
+    assert not (ROOT / "knowledge" / "product-vs-project-manager.md").exists()
+    listed = _rolebot(course, "list")
+    assert "product-vs-project-manager" in listed.stdout and "2 document(s)" in listed.stdout

@@ -89,6 +89,24 @@ def cmd_add(args) -> int:
     return 0
 
 
+def cmd_init(args) -> int:
+    import shutil
+
+    from . import config, index
+
+    knowledge_dir, _ = index.default_paths(args.knowledge, args.index)
+    if knowledge_dir.is_dir() and any(knowledge_dir.glob("*.md")):
+        print(f"rolebot: error: {knowledge_dir} already holds knowledge; nothing written", file=sys.stderr)
+        return 1
+    knowledge_dir.mkdir(parents=True, exist_ok=True)
+    for sample in sorted(config.SAMPLE_KNOWLEDGE.glob("*.md")):
+        shutil.copy(sample, knowledge_dir / sample.name)
+        print(f"wrote {knowledge_dir / sample.name}")
+    print("next: `rolebot ask \"what does an ML engineer do?\"` or `rolebot serve`; "
+          "replace or add .md files (or `rolebot add page.html`) for your own course")
+    return 0
+
+
 def cmd_list(args) -> int:
     from . import index
     from .knowledge import load_documents
@@ -160,11 +178,10 @@ def cmd_ask(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from . import config
     from .assistant import Assistant
     from .evaluation import calibrate, evaluate, fit_confidence, format_table, load_set
 
-    items = load_set(args.set or config.PROJECT_ROOT / "eval" / "questions.jsonl")
+    items = load_set(args.set or Path("eval") / "questions.jsonl")
     bot = Assistant(_retriever(args))
     report = evaluate(bot, items, baselines=not args.no_baselines)
     if args.json:
@@ -244,6 +261,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="sentence-transformers model name or path (default: bundled MiniLM, env ROLEBOT_MODEL)")
     p.add_argument("-v", "--verbose", action="store_true", help="log more detail to stderr")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("init", help="start a knowledge/ folder here with the sample article")
+    s.set_defaults(func=cmd_init)
 
     s = sub.add_parser("build", help="embed the knowledge and write the index")
     s.set_defaults(func=cmd_build)

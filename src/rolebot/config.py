@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_KNOWLEDGE = Path(__file__).resolve().parent / "sample"  # what `rolebot init` copies
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 
 MAX_QUESTION_CHARS = 1000  # longer questions are cut; the reply says so
@@ -12,9 +12,8 @@ MAX_K = 50
 
 
 def _root() -> Path:
-    # An editable install keeps knowledge/ beside src/; otherwise use the working directory.
-    if (PROJECT_ROOT / "knowledge").is_dir():
-        return PROJECT_ROOT
+    # Always the working folder, as --help says: a course author's own folder must never
+    # fall back to the checkout's knowledge (an editable install would otherwise do that).
     return Path.cwd()
 
 

@@ -270,7 +270,9 @@ def knowledge_files(directory: Path) -> list[Path]:
     directory = Path(directory)
     if not directory.is_dir():
         raise KnowledgeError(
-            "knowledge folder not found: create it and add Markdown (.md) files", directory
+            "knowledge folder not found: run `rolebot init` here to start from the sample article, "
+            "add Markdown (.md) files to a knowledge/ folder, or name another with --knowledge",
+            directory,
         )
     files = sorted(p for p in directory.rglob("*.md") if not p.name.startswith((".", "_")) and p.name.lower() != "readme.md")
     if not files:

@@ -12,7 +12,7 @@ import numpy as np
 from . import config
 from . import index as index_mod
 from .errors import IndexLoadError, KnowledgeError, QueryError
-from .knowledge import Passage
+from .knowledge import Passage, knowledge_files
 from .query import Speller, expand_abbreviations, name_the_pair, title_pair, words
 from .records import Hit
 
@@ -106,7 +106,7 @@ class Retriever:
             raise IndexLoadError(f"the index is {problem}: run `rolebot build`")
         if data is None:
             if not knowledge_dir.is_dir():
-                raise KnowledgeError("knowledge folder not found; cannot build an index", knowledge_dir)
+                knowledge_files(knowledge_dir)  # raises the error that says how to start
             notices.append(f"rebuilt the index from {knowledge_dir} ({problem})")
             log.info(notices[-1])
             index_mod.build(knowledge_dir, index_dir, embedder)

@@ -158,6 +158,10 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["method"] == "HEAD":
+            # Monitors and load balancers probe with HEAD: answer it as the GET, without a body.
+            scope = dict(scope, method="GET")
+            send = _headers_only(send)
         is_api = scope["path"].startswith("/api/")
         limit = self.api_max_body if is_api else self.chat_max_body
         declared = dict((k.lower(), v) for k, v in scope.get("headers", [])).get(b"content-length")
@@ -229,6 +233,15 @@ class Guard:
             if int(declared) > limit:
                 return 413, {"error": f"the request body is larger than {limit} bytes"}, None
         return None
+
+
+def _headers_only(send):
+    async def strip_body(message):
+        if message["type"] == "http.response.body":
+            message = {"type": "http.response.body", "body": b"", "more_body": message.get("more_body", False)}
+        await send(message)
+
+    return strip_body
 
 
 async def _drain(receive, budget: int = DRAIN_MAX) -> None:
