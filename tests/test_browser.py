@@ -119,6 +119,49 @@ def page_watch(browser):
     context.close()
 
 
+# Scrolls the chat from top to bottom and, at every step, asks the browser which element is on
+# top at points of each message's text: any toolbar button there covers the text. Gradio's
+# transient "Scroll down" arrow (shown only while scrolled up) is not a toolbar.
+COVERED_TEXT_JS = """async () => {
+  const covered = new Set();
+  const wrap = document.querySelector('#chatbot .bubble-wrap');
+  const view = wrap.getBoundingClientRect();
+  const check = () => {
+    for (const m of document.querySelectorAll('#chatbot [data-testid="bot"], #chatbot [data-testid="user"]')) {
+      const walker = document.createTreeWalker(m, NodeFilter.SHOW_TEXT);
+      let n;
+      while ((n = walker.nextNode())) {
+        if (!n.textContent.trim()) continue;
+        const range = document.createRange();
+        range.selectNodeContents(n);
+        for (const r of range.getClientRects()) {
+          if (r.width < 2 || r.height < 2) continue;
+          for (const fx of [0.02, 0.5, 0.98]) {
+            const x = r.left + r.width * fx, y = r.top + r.height / 2;
+            if (y < view.top || y > view.bottom || x < view.left || x > view.right) continue;
+            const e = document.elementFromPoint(x, y);
+            if (e && !m.contains(e) && e.closest('button, .icon-button-wrapper') && !e.closest('button[aria-label="Scroll down"]')) {
+              covered.add(n.textContent.trim().slice(0, 40) + ' | ' + (e.closest('button')?.getAttribute('aria-label') || e.className));
+            }
+          }
+        }
+      }
+    }
+  };
+  for (let top = 0; top <= wrap.scrollHeight; top += 15) {
+    wrap.scrollTop = top;
+    await new Promise(requestAnimationFrame);
+    check();
+  }
+  wrap.scrollTop = wrap.scrollHeight;
+  return [...covered];
+}"""
+
+
+def covered_text(chat) -> list[str]:
+    return chat.locator("#chatbot").evaluate("(el, body) => (new Function('return ' + body))()()", COVERED_TEXT_JS)
+
+
 def only_loopback(urls: list[str]) -> list[str]:
     return [u for u in urls if urlparse(u).scheme in ("http", "https", "ws", "wss") and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
 
@@ -200,6 +243,8 @@ def test_widget_on_course_page_answers_and_records_a_vote(server, browser, tmp_p
             time.sleep(0.3)
         assert len(rows) > before, "the vote never reached the database"
         assert rows[-1][1] == -1 and "ml-engineer-vs-data-scientist/" in rows[-1][2]
+        ask(chat, "which role should I choose?", bots.count())
+        assert covered_text(chat) == []
 
         # Esc closes the panel; opening it again keeps the conversation.
         page.keyboard.press("Escape")
@@ -214,6 +259,23 @@ def test_widget_on_course_page_answers_and_records_a_vote(server, browser, tmp_p
     finally:
         context.close()
         httpd.shutdown()
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 375, "height": 667}], ids=["desktop", "phone"])
+def test_no_message_text_is_covered_by_a_toolbar(server, browser, viewport):
+    base, _ = server
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    try:
+        page.goto(base + "/chat/")
+        page.wait_for_selector("#msg textarea", timeout=60_000)
+        for question in (QUESTION, "and data scientists?", "which role should I choose?", "what does a data scientist do?"):
+            ask(page, question, page.locator('[data-testid="bot"]').count())
+        assert covered_text(page) == []
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"chat-{viewport['width']}.png"))
+    finally:
+        context.close()
 
 
 def test_question_html_is_shown_as_text_and_never_runs(server, page_watch):

@@ -26,6 +26,11 @@ footer, .show-api, .built-with {display: none !important;}
 .gradio-container {max-width: 900px !important; margin: auto;}
 body.rolebot-compact .gradio-container {padding: 4px !important;}
 body.rolebot-compact #rolebot-header {display: none;}
+/* Gradio floats the chat's clear/copy toolbar over the messages, covering the top one's text:
+   give it a row of its own above the scrolling messages instead. */
+#chatbot > .wrapper {display: flex; flex-direction: column;}
+#chatbot .top-panel {position: static !important; align-self: flex-end; margin: 2px 4px;}
+#chatbot .bubble-wrap {flex: 1 1 auto; min-height: 0;}
 """
 # The widget opens the chat with ?compact=1: drop the header so it fits a small panel.
 JS = """
