@@ -492,3 +492,23 @@ def test_vote_on_an_unknown_message_warns(assistant, tmp_path, monkeypatch):
     ChatApp(assistant, store).vote(Like())
     assert warnings and "restarted" in warnings[0]
     assert not store.path.exists() or _count(store.path) == 0
+
+
+def test_feedback_retention_sweeps_old_rows(tmp_path, monkeypatch):
+    from rolebot import feedback
+    from rolebot.errors import RolebotError
+
+    store = feedback.FeedbackStore(tmp_path / "f.sqlite3", keep_days=30)
+    now = time.time()
+    monkeypatch.setattr(feedback.time, "time", lambda: now - 40 * 86400)
+    assert store.record_not_found("an old question", 0.1)
+    monkeypatch.setattr(feedback.time, "time", lambda: now - 10 * 86400)
+    assert store.record_not_found("a recent question", 0.1)
+    monkeypatch.setattr(feedback.time, "time", lambda: now)
+    assert store.record_not_found("today's question", 0.1)
+    assert [r["question"] for r in store.rows()] == ["a recent question", "today's question"]
+    monkeypatch.setenv("ROLEBOT_FEEDBACK_DAYS", "off")
+    assert feedback.FeedbackStore(tmp_path / "g.sqlite3").keep_days is None
+    monkeypatch.setenv("ROLEBOT_FEEDBACK_DAYS", "soon")
+    with pytest.raises(RolebotError, match="ROLEBOT_FEEDBACK_DAYS"):
+        feedback.FeedbackStore(tmp_path / "h.sqlite3")

@@ -444,10 +444,90 @@ def test_body_limits(assistant):
 
     check_error(app.post("/api/ask", content=chunks(), headers={"content-type": "application/json"}), 413)
     check_error(app.post("/api/ask", content=b"{}", headers={"content-type": "application/json", "content-length": "abc"}), 400)
-    # The chat's own requests have a larger limit (1 MiB): a long paste still reaches Gradio.
+    # The chat's own requests have a larger limit (256 KiB): a long paste still reaches Gradio.
     assert app.post("/chat/gradio_api/queue/join", content=b"x" * 5000).status_code != 413
     check_error(app.post("/chat/gradio_api/queue/join", content=b"x" * (2 * 1024 * 1024)), 413)
-    check_error(app.post("/chat/gradio_api/upload", content=b"x" * (2 * 1024 * 1024)), 413)
+    check_error(app.post("/chat/gradio_api/queue/join", content=b"x" * (300 * 1024)), 413)
+    check_error(app.post("/chat/gradio_api/upload", content=b"x" * (2 * 1024 * 1024)), 404)
+
+
+# -- the chat's own routes (side doors) ---------------------------------------------------
+@pytest.mark.parametrize(
+    "method, path",
+    [("POST", "/chat/gradio_api/upload"), ("GET", "/chat/gradio_api/upload_progress"),
+     ("GET", "/chat/gradio_api/file=/etc/hostname"), ("GET", "/chat/gradio_api/proxy=http://203.0.113.9/"),
+     ("POST", "/chat/gradio_api/process_recording"), ("POST", "/chat/gradio_api/component_server"),
+     ("GET", "/chat/monitoring"), ("POST", "/chat/gradio_api/vibe-edit"), ("GET", "/chat/gradio_api/runs"),
+     ("POST", "/chat/gradio_api/api/chat"), ("POST", "/chat/login"), ("GET", "/chat/gradio_api/dev/reload"),
+     ("POST", "/chat/gradio_api/stream/abc")],
+)
+def test_chat_refuses_routes_it_does_not_use(client, method, path):
+    response = client.request(method, path, files={"files": ("x.txt", b"hello")} if method == "POST" else None)
+    assert response.status_code == 404, (path, response.status_code)
+    assert "error" in response.json()
+
+
+def test_chat_serves_what_the_page_and_gradio_client_use(assistant):
+    with TestClient(create_app(assistant, rate_limit="off")) as client:  # `with`: Gradio's queue starts
+        for path in ("/chat/", "/chat/config", "/chat/gradio_api/info", "/chat/theme.css"):
+            assert client.get(path).status_code == 200, path
+        started = client.post("/chat/gradio_api/call/search", json={"data": ["MLE tools", 1]})
+        assert started.status_code == 200
+        streamed = client.get(f"/chat/gradio_api/call/search/{started.json()['event_id']}")
+        assert streamed.status_code == 200 and "ml-engineer-vs-data-scientist/" in streamed.text
+
+
+def test_chat_calls_share_the_per_client_rate_limit(assistant):
+    app = create_app(assistant, rate_limit="3/minute")
+    one = TestClient(app, client=("203.0.113.7", 4000))
+    codes = [one.post("/chat/gradio_api/call/search", json={"data": ["tools", 1]}).status_code for _ in range(3)]
+    assert codes == [200, 200, 200]
+    blocks = next(r.app.blocks for r in app.routes if getattr(getattr(r, "app", None), "blocks", None))
+    respond = next(i for i, f in blocks.fns.items() if getattr(f.fn, "__wrapped__", None) == app.state.chat.respond)
+    vote = next(i for i, f in blocks.fns.items() if f.fn == app.state.chat.vote)
+    cheap = next(i for i, f in blocks.fns.items() if f.name == "<lambda>")
+    join = lambda fn: one.post("/chat/gradio_api/queue/join", json={"data": [], "fn_index": fn, "session_hash": "s1"})  # noqa: E731
+    assert join(cheap).status_code != 429  # Gradio's own UI events are not answers
+    for fn in (respond, vote):
+        check_error(join(fn), 429)
+    limited = join(respond)
+    assert int(limited.headers["retry-after"]) >= 1
+    check_error(one.get("/api/search?q=tools&k=1"), 429)  # one bucket per client for the API and the chat
+    assert one.get("/chat/").status_code == 200  # loading the page is not an answer
+    other = TestClient(app, client=("203.0.113.8", 4000))
+    assert other.post("/chat/gradio_api/call/search", json={"data": ["tools", 1]}).status_code == 200
+
+
+def test_chat_queue_is_bounded(assistant, monkeypatch):
+    monkeypatch.setenv("ROLEBOT_QUEUE_SIZE", "7")
+    app = create_app(assistant, rate_limit="off")
+    assert app.state.limits["queue_size"] == 7
+    blocks = next(r.app.blocks for r in app.routes if getattr(getattr(r, "app", None), "blocks", None))
+    assert blocks._queue.max_size == 7
+    monkeypatch.setenv("ROLEBOT_QUEUE_SIZE", "many")
+    with pytest.raises(RolebotError, match="ROLEBOT_QUEUE_SIZE"):
+        create_app(assistant)
+
+
+def test_chat_answer_has_the_same_time_limit(assistant):
+    class Slow:
+        retriever = assistant.retriever
+        title = assistant.title
+
+        def _starter_questions(self):
+            return assistant._starter_questions()
+
+        def answer(self, question, history=None):
+            if "slow" in question:
+                time.sleep(1.5)
+            return assistant.answer(question, history)
+
+    app = create_app(Slow(), rate_limit="off", ask_timeout=0.3)
+    started = time.perf_counter()
+    (reply,) = app.state.chat.respond("a slow question", [])
+    assert time.perf_counter() - started < 1.2
+    assert "busy" in reply.content
+    assert "[1]" in app.state.chat.respond("What tools do ML engineers use?", [])[-1].content
 
 
 def test_slow_answer_times_out_with_503(assistant):
@@ -477,7 +557,7 @@ def test_settings_from_environment(assistant, monkeypatch):
     monkeypatch.setenv("ROLEBOT_ASK_TIMEOUT", "7.5")
     monkeypatch.setenv("ROLEBOT_RATE_LIMIT", "off")
     app = create_app(assistant)
-    assert app.state.limits == {"rate_limit": "off", "max_body": 500, "ask_timeout": 7.5}
+    assert app.state.limits == {"rate_limit": "off", "max_body": 500, "ask_timeout": 7.5, "queue_size": 64}
     check_error(TestClient(app).post("/api/ask", json={"question": "x" * 600}), 413)
     for bad in ("soon", "0", "-1", "nan", "inf"):
         monkeypatch.setenv("ROLEBOT_ASK_TIMEOUT", bad)

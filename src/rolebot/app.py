@@ -51,6 +51,7 @@ IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 NON_WEB_LINK = re.compile(r"\[([^\]]*)\]\(\s*(?!https?://)[^)]*\)", re.I)
 WEB_URL = re.compile(r"https?://[^\s()<>\[\]\"'`]+", re.I)
 SORRY = "Sorry, something went wrong while answering. Please try again."
+BUSY = "Sorry, I'm busy right now and couldn't answer in time. Please try again in a moment."
 
 
 def scrub(text: str) -> str:
@@ -110,9 +111,11 @@ def clean_history(history) -> list[dict]:
 class ChatApp:
     """Holds the assistant and the feedback store behind the Gradio events."""
 
-    def __init__(self, assistant: Assistant, feedback=None, recent: int = 2048):
+    def __init__(self, assistant: Assistant, feedback=None, recent: int = 2048, run=None):
         self.assistant = assistant
         self.feedback = feedback
+        # How an answer is run: the server passes its answer threads with their time limit.
+        self.run = run or (lambda fn, *args: fn(*args))
         # shown answer text -> (question, answer), so a vote can be tied to what was asked
         self._recent: OrderedDict[str, tuple[str, Answer]] = OrderedDict()
         self._recent_size = recent
@@ -121,9 +124,12 @@ class ChatApp:
     def respond(self, message, history):
         try:
             question = scrub(message_text(message))
-            answer = self.assistant.answer(question, clean_history(history))
+            answer = self.run(self.assistant.answer, question, clean_history(history))
             messages = to_messages(answer)
             self._remember(messages[-1].content, question, answer)
+        except TimeoutError:
+            log.warning("a chat answer took longer than the time limit; told the learner to retry")
+            return [gr.ChatMessage(role="assistant", content=BUSY)]
         except Exception:  # a learner must always get a reply; the details go to the log
             log.exception("answering failed")
             return [gr.ChatMessage(role="assistant", content=SORRY)]
@@ -178,11 +184,12 @@ class ChatApp:
             raise gr.Error(str(exc)) from None
 
 
-def build_demo(assistant: Assistant, feedback=None) -> gr.Blocks:
-    chat = ChatApp(assistant, feedback)
+def build_demo(assistant: Assistant, feedback=None, run=None) -> gr.Blocks:
+    chat = ChatApp(assistant, feedback, run=run)
     examples = assistant._starter_questions()[:2] + ["What tools do ML engineers use?", "MLE vs DS skills?"]
     title = assistant.title
-    with gr.Blocks(title="rolebot", analytics_enabled=False) as demo:
+    # delete_cache: (every hour, files older than an hour) — the chat stores nothing there.
+    with gr.Blocks(title="rolebot", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(
             f"## rolebot\nAnswers about **{html.escape(title)}**, quoted from the article with numbered sources. "
             "If the article doesn't cover something, it says so.",

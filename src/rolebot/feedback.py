@@ -17,6 +17,8 @@ import threading
 import time
 from pathlib import Path
 
+from .errors import RolebotError
+
 log = logging.getLogger("rolebot")
 
 SURROGATES = re.compile("[\ud800-\udfff]")
@@ -40,11 +42,32 @@ def _text(value) -> str:
     return SURROGATES.sub("\ufffd", value if isinstance(value, str) else str(value))
 
 
+DEFAULT_RETENTION_DAYS = 365
+PRUNE_EVERY = 3600.0  # seconds between sweeps of expired rows
+
+
+def retention_days(value=None) -> float | None:
+    """Days events are kept: the argument, else ROLEBOT_FEEDBACK_DAYS, else a year; 0/off keeps all."""
+    if value is None:
+        value = os.environ.get("ROLEBOT_FEEDBACK_DAYS") or DEFAULT_RETENTION_DAYS
+    if str(value).strip().lower() in ("0", "off", "forever"):
+        return None
+    try:
+        days = float(value)
+        if not days > 0:
+            raise ValueError
+        return days
+    except (TypeError, ValueError):
+        raise RolebotError(f"ROLEBOT_FEEDBACK_DAYS must be a number of days above 0 (or 'off'), not {value!r}") from None
+
+
 class FeedbackStore:
-    def __init__(self, path: str | Path, timeout: float = 2.0):
+    def __init__(self, path: str | Path, timeout: float = 2.0, keep_days: float | str | None = None):
         self.path = Path(path)
         self.timeout = timeout  # how long a write waits for another writer's lock
+        self.keep_days = retention_days(keep_days)
         self._local = threading.local()
+        self._pruned_at = 0.0
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -92,6 +115,9 @@ class FeedbackStore:
                     "VALUES (:at, :kind, :question, :answer, :citations, :confidence, :vote)",
                     row,
                 )
+                if self.keep_days is not None and row["at"] - self._pruned_at > PRUNE_EVERY:
+                    self._pruned_at = row["at"]
+                    conn.execute("DELETE FROM events WHERE at < ?", (row["at"] - self.keep_days * 86400,))
             return True
         except Exception as exc:  # noqa: BLE001 - a vote must never break the chat
             log.warning("feedback not saved to %s (%s: %s)", self.path, type(exc).__name__, exc)

@@ -6,9 +6,15 @@ Limits, each set by an argument of create_app or else by an environment variable
   (the default) or "off". Over it: 429 JSON with a Retry-After header. The buckets live in
   memory only and forget a client as soon as its bucket is full again.
 - ``max_body`` / ``ROLEBOT_MAX_BODY``: bytes of a request body to /api/* (64 KiB). Over it: 413
-  JSON. The chat's own requests may be up to 1 MiB (a long conversation is sent back each turn).
-- ``ask_timeout`` / ``ROLEBOT_ASK_TIMEOUT``: seconds one answer or search may take (10). Over
-  it: 503 JSON with Retry-After.
+  JSON. The chat's own requests may be up to 256 KiB (its history is sent back each turn).
+- ``ask_timeout`` / ``ROLEBOT_ASK_TIMEOUT``: seconds one answer or search may take (10), on the
+  API and in the chat alike. Over it: 503 JSON with Retry-After (the chat says it is busy).
+- ``ROLEBOT_QUEUE_SIZE``: chat requests that may wait in Gradio's queue (64); more are refused.
+
+The chat's own routes under /chat/ pass the same guard: the requests that make the server
+answer (queue join, call, run) count against the same per-client rate limit as /api/*, and
+only the Gradio routes the chat page, the widget and gradio_client use are served at all —
+uploads, the file proxy, streams, monitoring and the rest answer 404.
 
 Every error is JSON with an "error" field and never shows a traceback or a file path; the
 details go to the log (stderr).
@@ -43,7 +49,8 @@ log = logging.getLogger("rolebot")
 
 DEFAULT_RATE_LIMIT = "60/minute"
 DEFAULT_MAX_BODY = 64 * 1024
-CHAT_MAX_BODY = 1024 * 1024
+CHAT_MAX_BODY = 256 * 1024
+DEFAULT_QUEUE_SIZE = 64
 DEFAULT_ASK_TIMEOUT = 10.0
 ANSWER_WORKERS = 4  # answers are CPU-bound; more threads than this only queue on 2-4 cores
 MAX_HISTORY = 1000  # turns accepted over HTTP; only the last config.MAX_HISTORY_TURNS are read
@@ -139,6 +146,28 @@ class RateLimiter:
         return len(self._buckets)
 
 
+# -- the chat's routes ------------------------------------------------------------------------
+# Recorded from a browser session (page, widget, votes, suggestions, clear) and gradio_client's
+# predict on both endpoints; anything else Gradio mounts is not part of this product.
+CHAT_PAGES = re.compile(
+    r"/chat(/|/config/?|/theme\.css|/favicon\.ico|/manifest\.json|/robots\.txt|/(assets|static|svelte)/[^\0]+"
+    r"|/gradio_api/(info/?|theme\.css|heartbeat/[\w-]+|queue/(data|status)|call/(v2/)?\w+/[\w-]+|startup-events|app_id/?))?"
+)
+CHAT_ACTIONS = re.compile(r"/chat/gradio_api/(queue/join|call/(v2/)?\w+/?|run/\w+/?)")  # each makes the server work
+CHAT_CONTROL = re.compile(r"/chat/gradio_api/(cancel|reset/?)")
+
+
+def chat_route(method: str, path: str) -> str | None:
+    """'action' (counted by the rate limit), 'page' (served), or None (refused)."""
+    if method in ("GET", "HEAD") and CHAT_PAGES.fullmatch(path):
+        return "page"
+    if method == "POST" and CHAT_ACTIONS.fullmatch(path):
+        return "action"
+    if method == "POST" and CHAT_CONTROL.fullmatch(path):
+        return "page"
+    return None
+
+
 # -- the guard: rate limit, body size, encoding, and no tracebacks ---------------------------
 def _json_bytes(body: dict) -> bytes:
     return json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -147,9 +176,12 @@ def _json_bytes(body: dict) -> bytes:
 class Guard:
     """Pure ASGI middleware in front of every route (the chat included)."""
 
-    def __init__(self, app, limiter: RateLimiter | None, rate_text: str, api_max_body: int, chat_max_body: int):
+    def __init__(self, app, limiter: RateLimiter | None, rate_text: str, api_max_body: int, chat_max_body: int,
+                 chat_costly=lambda path, body: True):
         self.app = app
         self.limiter = limiter
+        # Whether a chat action makes the server answer (Gradio also posts cheap UI events).
+        self.chat_costly = chat_costly
         self.rate_text = rate_text
         self.api_max_body = api_max_body
         self.chat_max_body = chat_max_body
@@ -162,10 +194,15 @@ class Guard:
             # Monitors and load balancers probe with HEAD: answer it as the GET, without a body.
             scope = dict(scope, method="GET")
             send = _headers_only(send)
-        is_api = scope["path"].startswith("/api/")
+        path = scope["path"]
+        is_api = path.startswith("/api/")
+        chat = chat_route(scope["method"], path) if path == "/chat" or path.startswith("/chat/") else "-"
         limit = self.api_max_body if is_api else self.chat_max_body
         declared = dict((k.lower(), v) for k, v in scope.get("headers", [])).get(b"content-length")
-        refusal = self._refusal(scope, is_api, limit, declared)
+        if chat is None:
+            refusal = 404, {"error": "not found: the chat serves no such route"}, None
+        else:
+            refusal = self._refusal(scope, is_api, limit, declared)
         if refusal is not None:
             # Read (and drop) a modest body first: a server that answers and closes while the
             # client is still sending makes the client see a reset instead of the answer.
@@ -196,6 +233,11 @@ class Guard:
                 except UnicodeDecodeError as exc:
                     await _send_json(send, 400, {"error": f"the request body is not valid UTF-8 (byte {exc.start}): send UTF-8 JSON"})
                     return
+            if chat == "action" and self.chat_costly(path, data):
+                refusal = self._rate_refusal(scope)
+                if refusal is not None:
+                    await _send_json(send, *refusal)
+                    return
             receive = _replay(data, receive)
 
         started = False
@@ -215,13 +257,8 @@ class Guard:
 
     def _refusal(self, scope, is_api: bool, limit: int, declared: bytes | None):
         """(status, body, headers) when the request is refused before it reaches a route."""
-        if is_api and self.limiter is not None:
-            client = scope.get("client")
-            wait = self.limiter.take(client[0] if client else "-")
-            if wait > 0:
-                seconds = max(1, math.ceil(wait))
-                message = f"too many requests (limit {self.rate_text} per client): try again in {seconds} s"
-                return 429, {"error": message}, {"retry-after": str(seconds)}
+        if is_api and (refusal := self._rate_refusal(scope)) is not None:
+            return refusal
         if is_api:
             try:
                 _decode_query(scope.get("query_string", b""))
@@ -233,6 +270,17 @@ class Guard:
             if int(declared) > limit:
                 return 413, {"error": f"the request body is larger than {limit} bytes"}, None
         return None
+
+    def _rate_refusal(self, scope):
+        if self.limiter is None:
+            return None
+        client = scope.get("client")
+        wait = self.limiter.take(client[0] if client else "-")
+        if wait <= 0:
+            return None
+        seconds = max(1, math.ceil(wait))
+        message = f"too many requests (limit {self.rate_text} per client): try again in {seconds} s"
+        return 429, {"error": message}, {"retry-after": str(seconds)}
 
 
 def _headers_only(send):
@@ -313,16 +361,31 @@ def create_app(
     rate = parse_rate(rate_text)
     max_body = _setting(max_body, "ROLEBOT_MAX_BODY", DEFAULT_MAX_BODY, int)
     ask_timeout = _setting(ask_timeout, "ROLEBOT_ASK_TIMEOUT", DEFAULT_ASK_TIMEOUT, float)
+    queue_size = _setting(None, "ROLEBOT_QUEUE_SIZE", DEFAULT_QUEUE_SIZE, int)
     executor = ThreadPoolExecutor(max_workers=ANSWER_WORKERS, thread_name_prefix="rolebot-answer")
 
     api = FastAPI(title="rolebot", version=__version__, docs_url="/api/docs", openapi_url="/api/openapi.json")
     retriever = assistant.retriever
     api.state.limiter = RateLimiter(*rate) if rate else None
-    api.state.limits = {"rate_limit": rate_text if rate else "off", "max_body": max_body, "ask_timeout": ask_timeout}
+    api.state.limits = {"rate_limit": rate_text if rate else "off", "max_body": max_body, "ask_timeout": ask_timeout,
+                        "queue_size": queue_size}
+
+    costly: dict = {}  # filled once the chat is built: its answering events by fn_index and api name
+
+    def chat_costly(path: str, body: bytes) -> bool:
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        if "/gradio_api/call/" in path:
+            return name in costly["names"]
+        try:
+            fn = json.loads(body).get("fn_index")
+        except (ValueError, AttributeError):
+            return True  # unreadable: Gradio will refuse it, but it still counts
+        return fn is None or fn in costly["fns"] or name in costly["names"]
 
     # Added first = innermost: CORS and the security headers also wrap the guard's own replies.
     api.add_middleware(
-        Guard, limiter=api.state.limiter, rate_text=rate_text, api_max_body=max_body, chat_max_body=max(CHAT_MAX_BODY, max_body)
+        Guard, limiter=api.state.limiter, rate_text=rate_text, api_max_body=max_body,
+        chat_max_body=max(CHAT_MAX_BODY, max_body), chat_costly=chat_costly,
     )
     if allow_origins:
         api.add_middleware(CORSMiddleware, allow_origins=allow_origins, allow_methods=["GET", "POST"], allow_headers=["Content-Type"])
@@ -429,6 +492,17 @@ def create_app(
         script = resources.files("rolebot").joinpath("static/embed.js").read_text(encoding="utf-8")
         return Response(script, media_type="application/javascript", headers={"Cache-Control": "max-age=300"})
 
-    demo = build_demo(assistant, feedback)
-    demo.queue(default_concurrency_limit=2)
-    return gr.mount_gradio_app(api, demo, path="/chat", footer_links=[], show_error=False, css=CSS, js=JS)
+    def run_chat(fn, *args):
+        """The chat's answers run on the same threads and under the same time limit as /api/ask."""
+        return executor.submit(fn, *args).result(timeout=ask_timeout)
+
+    demo = build_demo(assistant, feedback, run=run_chat)
+    demo.queue(default_concurrency_limit=2, max_size=queue_size)
+    api.state.chat = chat = demo.rolebot_chat
+    # ChatInterface wraps respond (functools.wraps), so look through __wrapped__ as well.
+    costly["fns"] = {i for i, f in demo.fns.items()
+                     if chat in (getattr(f.fn, "__self__", None), getattr(getattr(f.fn, "__wrapped__", None), "__self__", None))}
+    costly["names"] = {demo.fns[i].api_name for i in costly["fns"]}
+    # The chat takes no files: uploads are refused by the guard, and Gradio's cache is bounded
+    # and swept anyway in case a future component writes to it.
+    return gr.mount_gradio_app(api, demo, path="/chat", footer_links=[], show_error=False, css=CSS, js=JS, max_file_size=1)
