@@ -112,7 +112,7 @@ def for_index(name: str, backend: str, folder: Path, manifest: dict, reference: 
             f"them with {PASSAGE_BACKEND!r} and serves queries against those: run `rolebot build`"
         )
     if backend == "torch":
-        embedder = reference if reference is not None and reference.backend == "torch" else Embedder(name)
+        embedder = reference if getattr(reference, "backend", None) == "torch" else Embedder(name)
     else:
         record = manifest.get("encoder") or {}
         if "unavailable" in record:
