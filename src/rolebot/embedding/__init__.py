@@ -22,7 +22,8 @@ __all__ = ["Embedder", "for_index", "resolve_model_path", "PASSAGE_BACKEND"]
 
 QUERY_CACHE_SIZE = 2048
 # Passage vectors are always made by the reference encoder: ONNX fp32 matches it to 1e-6, and
-# int8 queries are scored against exact passages (see README / eval for the figures).
+# int8 queries do better against exact passages than against int8 ones (measured: int8
+# passages cost 0.02-0.03 hit@1 on both eval sets), so one build serves every backend.
 PASSAGE_BACKEND = "torch"
 
 

@@ -32,8 +32,9 @@ class OnnxEncoder(Encoder):
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or config.onnx_threads()
         options.inter_op_num_threads = 1
-        # Idle threads would otherwise spin for a while after each call, taking a shared core
-        # from the web server between requests; the micro-batcher keeps calls few anyway.
+        # Idle threads would otherwise spin after each call, taking a shared core from the web
+        # server: measured on 2 cores, spinning cost ~25% more CPU per query (fp32 15 vs 12 ms)
+        # for no lower p50 (7.8 vs 7.6 ms). Two threads halve a batch of 16 (134 -> 72 ms).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # errors only: the library does not write to stderr
         self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
