@@ -63,18 +63,26 @@ def test_both_backends_share_the_vocabulary(built, embedder):
 
 
 @pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
-def test_serving_with_onnx_never_imports_torch(built, backend):
+def test_serving_with_onnx_never_imports_torch(built, backend, tmp_path):
     knowledge, index_dir, _ = built
     script = f"""
 import json, sys
 from rolebot import Assistant, Retriever
 r = Retriever.load(knowledge_dir={str(knowledge)!r}, index_dir={str(index_dir)!r}, backend={backend!r}, auto_build=False)
-answer = Assistant(r).answer("What does an ML engineer do?")
+bot = Assistant(r)
+answer = bot.answer("What does an ML engineer do?")
+if {backend!r} == "onnx":  # the `rolebot serve` stack too: FastAPI + Gradio over the same bot
+    from fastapi.testclient import TestClient
+    from rolebot.feedback import FeedbackStore
+    from rolebot.server import create_app
+    client = TestClient(create_app(bot, FeedbackStore({str(tmp_path / "fb.sqlite3")!r})))
+    assert client.post("/api/ask", json={{"question": "What tools do ML engineers use?"}}).status_code == 200
 print(json.dumps({{"cited": len(answer.citations), "backend": r.embedder.backend,
     "torch": "torch" in sys.modules, "st": "sentence_transformers" in sys.modules,
     "transformers": "transformers" in sys.modules}}))
 """
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stderr == ""
     result = json.loads(out.stdout)

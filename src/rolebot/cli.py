@@ -51,6 +51,11 @@ def cmd_build(args) -> int:
         f"in {manifest['build_seconds']:.1f}s ({manifest['embedded']} embedded, {manifest['reused']} reused) "
         f"→ {index_dir} [{manifest['index_type']}, {manifest['model']}]"
     )
+    encoder = manifest.get("encoder") or {}
+    if "unavailable" in encoder:
+        print(f"no ONNX encoder: {encoder['unavailable']}")
+    elif encoder:
+        print(f"query encoders for --backend onnx / onnx-int8: {', '.join(encoder['files'])} (opset {encoder['opset']})")
     return 0
 
 
