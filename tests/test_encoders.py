@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from rolebot import config, embedding, index
-from rolebot.errors import EncoderMismatchError
+from rolebot.cli import main
+from rolebot.errors import EncoderMismatchError, ModelError
 from rolebot.retriever import Retriever
 
 pytestmark = pytest.mark.slow
@@ -148,3 +149,24 @@ def test_load_and_search_print_nothing(tmp_path, capfd):
         assert r.search("what does a data scientist do?", k=3)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+def test_backend_from_the_environment_and_the_cli(built, monkeypatch, capsys):
+    knowledge, index_dir, _ = built
+    monkeypatch.setenv("ROLEBOT_BACKEND", "onnx-int8")
+    r = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, auto_build=False)
+    assert r.embedder.backend == "onnx-int8"
+    assert config.DEFAULT_BACKEND in config.BACKENDS
+    code = main(["--knowledge", str(knowledge), "--index", str(index_dir), "--backend", "onnx", "search", "--json", "what is MLOps?"])
+    assert code == 0 and json.loads(capsys.readouterr().out)
+    monkeypatch.setenv("ROLEBOT_BACKEND", "tensorflow")
+    with pytest.raises(ModelError, match="unknown backend 'tensorflow': choose one of torch, onnx, onnx-int8"):
+        Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, auto_build=False)
+
+
+def test_an_onnx_embedder_never_builds_passages(built, embedder, tmp_path):
+    knowledge, _, _ = built
+    onnx = onnx_embedder(built, "onnx-int8")
+    r = Retriever.load(knowledge_dir=knowledge, index_dir=tmp_path / "index", embedder=onnx)
+    assert r.embedder is onnx and r.manifest["backend"] == "torch"
+    assert r.manifest["encoder"]["files"]

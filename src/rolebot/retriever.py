@@ -87,13 +87,13 @@ class Retriever:
 
         ``backend`` (default config.backend()) picks the query encoder; with onnx or onnx-int8
         and a fresh index, neither torch nor sentence-transformers is imported. A given
-        ``embedder`` is used as it is, for building and for queries."""
+        ``embedder`` answers the queries, and builds too unless it is an ONNX one (passage
+        vectors always come from the torch reference)."""
         from . import embedding
 
         knowledge_dir, index_dir = index_mod.default_paths(knowledge_dir, index_dir)
         name = embedder.name if embedder is not None else (model or config.model_name())
         backend = backend or config.backend()
-        builder = embedder  # the torch encoder, loaded only if a build is needed
         notices: list[str] = []
         problem = index_mod.check(index_dir, knowledge_dir, name) if knowledge_dir.is_dir() else None
         if problem and problem.startswith("built with model"):
@@ -118,7 +118,7 @@ class Retriever:
                 raise KnowledgeError("knowledge folder not found; cannot build an index", knowledge_dir)
             notices.append(f"rebuilt the index from {knowledge_dir} ({problem})")
             log.info(notices[-1])
-            builder = builder or embedding.Embedder(name)
+            builder = embedding.passage_encoder(embedder, name)  # loads torch only now
             index_mod.build(knowledge_dir, index_dir, builder)
             data = index_mod.load(index_dir, name, builder.dim)
             embedder = embedder or embedding.for_index(name, backend, data.path, data.manifest, reference=builder)

@@ -18,7 +18,7 @@ from ..errors import EncoderMismatchError, ModelError
 from .base import Encoder
 from .batcher import MicroBatcher
 
-__all__ = ["Embedder", "for_index", "resolve_model_path", "PASSAGE_BACKEND"]
+__all__ = ["Embedder", "for_index", "passage_encoder", "resolve_model_path", "PASSAGE_BACKEND"]
 
 QUERY_CACHE_SIZE = 2048
 # Passage vectors are always made by the reference encoder: ONNX fp32 matches it to 1e-6, and
@@ -99,6 +99,14 @@ class Embedder:
         record = export(self.encoder, Path(dst), reuse=[*reuse, *earlier])
         self._last_export = Path(dst)
         return record
+
+
+def passage_encoder(embedder, name: str):
+    """What a build embeds passages with: the given encoder if it makes passage vectors (the
+    torch reference, or a test double), else a freshly loaded torch reference."""
+    if embedder is not None and getattr(embedder, "backend", None) in (None, PASSAGE_BACKEND):
+        return embedder
+    return Embedder(name)
 
 
 def for_index(name: str, backend: str, folder: Path, manifest: dict, reference: Embedder | None = None) -> Embedder:
