@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rolebot.index import _text_key
+from rolebot.index import _identity, _vector_key
 from rolebot.knowledge import LIST_ITEM, read_document
 
 PREFIXES = ["Data", "ML", "AI", "Robotics", "Quant", "Security", "Cloud", "Platform", "Research", "Product",
@@ -135,11 +135,14 @@ class PoolEmbedder:
         self.vectors = np.concatenate([np.load(build / "views.npy"), np.load(build / "units.npy")])
         self.known = {k: i for i, k in enumerate(keys["views"] + keys["units"])}
         self.name, self.dim, self.sigma = real.name, real.dim, sigma
+        self.source = _identity(real)  # the pool build's vectors are keyed by the real encoder
+        # Its own identity, so no real build ever reuses an approximated vector from its cache.
+        self.identity = f"{self.source}|pool-approximation"
         self.rng = np.random.default_rng(seed)
         self.exact = self.approximated = 0
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        keys = [_text_key(t) for t in texts]
+        keys = [_vector_key(self.source, t) for t in texts]
         rows = [self.known.get(k, -1) for k in keys]
         out = np.zeros((len(texts), self.dim), dtype="float32")
         hit = np.array([r >= 0 for r in rows], dtype=bool)

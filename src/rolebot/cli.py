@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, config
 from .errors import RolebotError
 
 log = logging.getLogger("rolebot")
@@ -34,7 +34,7 @@ def _paths(args) -> dict:
 def _retriever(args):
     from .retriever import Retriever
 
-    retriever = Retriever.load(model=args.model, **_paths(args))
+    retriever = Retriever.load(model=args.model, backend=args.backend, **_paths(args))
     for notice in retriever.notices:
         print(f"rolebot: {notice}", file=sys.stderr)
     return retriever
@@ -51,6 +51,11 @@ def cmd_build(args) -> int:
         f"in {manifest['build_seconds']:.1f}s ({manifest['embedded']} embedded, {manifest['reused']} reused) "
         f"→ {index_dir} [{manifest['index_type']}, {manifest['model']}]"
     )
+    encoder = manifest.get("encoder") or {}
+    if "unavailable" in encoder:
+        print(f"no ONNX encoder: {encoder['unavailable']}")
+    elif encoder:
+        print(f"query encoders for --backend onnx / onnx-int8: {', '.join(encoder['files'])} (opset {encoder['opset']})")
     return 0
 
 
@@ -259,6 +264,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--knowledge", help="knowledge folder (default: ./knowledge, env ROLEBOT_KNOWLEDGE)")
     p.add_argument("--index", help="index folder (default: ./index, env ROLEBOT_INDEX)")
     p.add_argument("--model", help="sentence-transformers model name or path (default: bundled MiniLM, env ROLEBOT_MODEL)")
+    p.add_argument(
+        "--backend",
+        choices=config.BACKENDS,
+        help=f"query encoder: torch, or the ONNX export beside the index, fp32 or int8 "
+        f"(default: {config.DEFAULT_BACKEND}, env ROLEBOT_BACKEND); builds always embed passages with torch",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log more detail to stderr")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -27,3 +27,7 @@ class ModelError(RolebotError):
 
 class QueryError(RolebotError, ValueError):
     """A query or parameter is not usable (empty question, bad k, ...)."""
+
+
+class EncoderMismatchError(IndexLoadError):
+    """The index's saved encoder does not fit the backend or model asked for (or is missing)."""

@@ -2,7 +2,9 @@
 
 Layout of index/:
     CURRENT             name of the live build folder (replaced atomically)
-    build-<stamp>/      manifest.json, passages.jsonl, views.npy, units.npy, vectors.faiss
+    build-<stamp>/      manifest.json, passages.jsonl, views.npy, units.npy, vectors.faiss,
+                        and the query encoder for torch-free serving: encoder.onnx,
+                        encoder-int8.onnx, tokenizer.json, encoder.json
     .lock               held while building, so two builds never interleave
 
 A build writes a fresh folder and only then points CURRENT at it, so an interrupted build
@@ -24,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, config
-from .errors import IndexLoadError
+from .errors import IndexLoadError, ModelError
 from .knowledge import CHUNKER_VERSION, Document, Passage, content_hash, load_documents
 
 log = logging.getLogger("rolebot")
@@ -52,8 +54,14 @@ class IndexData:
     path: Path
 
 
-def _text_key(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+def _vector_key(identity: str, text: str) -> str:
+    # The encoder's identity is part of the key: another model (even of the same dimension)
+    # or other weights under the same name must never reuse these vectors.
+    return hashlib.sha256(f"{identity}\0{text}".encode()).hexdigest()[:24]
+
+
+def _identity(embedder) -> str:
+    return getattr(embedder, "identity", None) or embedder.name
 
 
 def _views(passages: list[Passage]) -> tuple[list[str], list[int], list[int]]:
@@ -97,7 +105,7 @@ def _current_dir(index_dir: Path) -> Path | None:
 
 
 def _cached_vectors(index_dir: Path) -> dict[str, np.ndarray]:
-    """Vectors of the live build by text hash, so a rebuild embeds only what changed."""
+    """Vectors of the live build by (encoder identity, text) hash, so a rebuild embeds only what changed."""
     try:
         build = _current_dir(index_dir)
         if build is None:
@@ -112,7 +120,8 @@ def _cached_vectors(index_dir: Path) -> dict[str, np.ndarray]:
 
 
 def _embed(texts: list[str], cache: dict, embedder) -> tuple[np.ndarray, list[str], int]:
-    keys = [_text_key(t) for t in texts]
+    identity = _identity(embedder)
+    keys = [_vector_key(identity, t) for t in texts]
     todo = [i for i, k in enumerate(keys) if k not in cache]
     fresh = embedder.encode([texts[i] for i in todo]) if todo else None
     out = np.zeros((len(texts), embedder.dim), dtype="float32")
@@ -173,6 +182,8 @@ def build(knowledge_dir: Path, index_dir: Path, embedder) -> dict:
             "rolebot_version": __version__,
             "model": embedder.name,
             "dimension": embedder.dim,
+            "backend": getattr(embedder, "backend", None),  # the encoder that made the passage vectors
+            "encoder_identity": _identity(embedder),
             "knowledge_hash": knowledge_hash,
             "chunker_version": CHUNKER_VERSION,
             "passages": len(passages),
@@ -189,6 +200,7 @@ def build(knowledge_dir: Path, index_dir: Path, embedder) -> dict:
         tmp = index_dir / f".tmp-{stamp}"
         tmp.mkdir()
         try:
+            manifest["encoder"] = _export_encoder(embedder, tmp, index_dir)
             with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
                 for p, us, ps in zip(passages, units, pieces):
                     row = asdict(p) | {"units": us, "piece_units": [n for n, _ in ps]}
@@ -216,6 +228,19 @@ def build(knowledge_dir: Path, index_dir: Path, embedder) -> dict:
             shutil.rmtree(tmp, ignore_errors=True)
         _prune(index_dir, keep=final.name)
     return manifest
+
+
+def _export_encoder(embedder, dst: Path, index_dir: Path) -> dict | None:
+    """The query encoder as ONNX beside the vectors, so serving needs no torch."""
+    export = getattr(embedder, "export_onnx", None)
+    if export is None:  # test doubles and other encoders that cannot export
+        return None
+    previous = _current_dir(index_dir)
+    try:
+        return export(dst, reuse=[previous] if previous else [])
+    except ModelError as exc:  # the torch backend still serves this index
+        log.warning("no ONNX encoder in this build: %s", exc)
+        return {"unavailable": str(exc)}
 
 
 def _doc_entry(doc: Document, knowledge_dir: Path) -> dict:

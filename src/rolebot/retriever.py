@@ -65,8 +65,8 @@ class Retriever:
         self._bm25 = bm25s.BM25()
         self._bm25.index(bm25s.tokenize(corpus, stopwords="en", stemmer=self._stem, show_progress=False), show_progress=False)
         vocab = {w for text in corpus for w in words(text)}
-        tokenizer = getattr(getattr(embedder, "model", None), "tokenizer", None)
-        known = {w for w in getattr(tokenizer, "vocab", {}) if w.isalpha()}
+        tokens = embedder.vocabulary() if hasattr(embedder, "vocabulary") else {}
+        known = {w for w in tokens if w.isalpha()}
         self.speller = Speller(vocab, known)
         self.vocabulary = vocab
         titles = {p.title for p in self.passages}
@@ -81,27 +81,36 @@ class Retriever:
         model: str | None = None,
         auto_build: bool = True,
         embedder=None,
+        backend: str | None = None,
     ) -> "Retriever":
-        """Load the index, rebuilding it first if it is missing, stale or corrupt (auto_build)."""
-        from .embedding import Embedder
+        """Load the index, rebuilding it first if it is missing, stale or corrupt (auto_build).
+
+        ``backend`` (default config.backend()) picks the query encoder; with onnx or onnx-int8
+        and a fresh index, neither torch nor sentence-transformers is imported. A given
+        ``embedder`` answers the queries, and builds too unless it is an ONNX one (passage
+        vectors always come from the torch reference)."""
+        from . import embedding
 
         knowledge_dir, index_dir = index_mod.default_paths(knowledge_dir, index_dir)
-        embedder = embedder or Embedder(model)
+        name = embedder.name if embedder is not None else (model or config.model_name())
+        backend = backend or config.backend()
         notices: list[str] = []
-        problem = index_mod.check(index_dir, knowledge_dir, embedder.name) if knowledge_dir.is_dir() else None
+        problem = index_mod.check(index_dir, knowledge_dir, name) if knowledge_dir.is_dir() else None
         if problem and problem.startswith("built with model"):
             raise IndexLoadError(
-                f"the index was {problem}: rebuild it with `rolebot --model {embedder.name} build`, "
+                f"the index was {problem}: rebuild it with `rolebot --model {name} build`, "
                 "or ask for the model it was built with"
             )
         data = None
         if problem is None:
             try:
-                data = index_mod.load(index_dir, embedder.name, embedder.dim)
-            except IndexLoadError as exc:
+                data = index_mod.load(index_dir, name, embedder.dim if embedder is not None else None)
+                if embedder is None:
+                    embedder = embedding.for_index(name, backend, data.path, data.manifest)
+            except IndexLoadError as exc:  # includes EncoderMismatchError
                 if not auto_build:
                     raise
-                problem = str(exc).split(": run")[0]
+                data, problem = None, str(exc).split(": run")[0]
         elif not auto_build:
             raise IndexLoadError(f"the index is {problem}: run `rolebot build`")
         if data is None:
@@ -109,8 +118,10 @@ class Retriever:
                 knowledge_files(knowledge_dir)  # raises the error that says how to start
             notices.append(f"rebuilt the index from {knowledge_dir} ({problem})")
             log.info(notices[-1])
-            index_mod.build(knowledge_dir, index_dir, embedder)
-            data = index_mod.load(index_dir, embedder.name, embedder.dim)
+            builder = embedding.passage_encoder(embedder, name)  # loads torch only now
+            index_mod.build(knowledge_dir, index_dir, builder)
+            data = index_mod.load(index_dir, name, builder.dim)
+            embedder = embedder or embedding.for_index(name, backend, data.path, data.manifest, reference=builder)
         return cls(data, embedder, notices)
 
     # -- query understanding --------------------------------------------------------------
