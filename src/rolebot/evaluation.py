@@ -38,8 +38,10 @@ def load_set(path: str | Path) -> list[dict]:
             item = json.loads(line)
         except ValueError:
             raise EvalSetError(f"{path}:{n}: not valid JSON") from None
-        if "question" not in item or "category" not in item:
-            raise EvalSetError(f"{path}:{n}: each line needs 'question' and 'category'")
+        if "category" not in item or not ("question" in item or item.get("turns")):
+            raise EvalSetError(f"{path}:{n}: each line needs 'category' and 'question' (or 'turns', each with a 'question')")
+        if any("question" not in t for t in item.get("turns", [])):
+            raise EvalSetError(f"{path}:{n}: every turn needs a 'question'")
         items.append(item)
     return items
 
@@ -48,11 +50,28 @@ def expects_not_found(item: dict) -> bool:
     return item.get("expect") == "not_found" or item["category"] in ABSTAIN
 
 
+def expected_kind(item: dict) -> str:
+    """'smalltalk', 'not_found', 'fact' (about the document itself) or 'answer'."""
+    if item["category"] == "smalltalk" or item.get("expect") == "smalltalk":
+        return "smalltalk"
+    if expects_not_found(item):
+        return "not_found"
+    if item["category"] == "article_fact" or item.get("expect") == "fact":
+        return "fact"
+    return "answer"
+
+
 def history_messages(item: dict) -> list[dict]:
+    """The dev set's multi-turn items give only the learner's earlier questions."""
     out = []
     for text in item.get("history", []):
         out += [{"role": "user", "content": text}, {"role": "assistant", "content": "(answer)"}]
     return out
+
+
+def has_keyword(text: str, item: dict, within: int | None = None) -> bool:
+    text = _norm(text)[:within]
+    return any(_norm(k) in text for k in item.get("keywords", []))
 
 
 def is_hit(text: str, passage_id: str | None, item: dict) -> bool:
@@ -92,65 +111,100 @@ def _mean(values) -> float | None:
     return round(float(np.mean(values)), 3) if values else None
 
 
+LEAD_CHARS = 200  # "the point first": a key word within this many characters of the answer
+
+
+def judge(assistant, item: dict, history: list[dict]) -> tuple[dict, object]:
+    """One question (or one turn) through the assistant: its record and the Answer."""
+    answer = assistant.answer(item["question"], history)
+    record = {"id": item.get("id"), "category": item["category"], "kind": answer.kind}
+    expect = expected_kind(item)
+    if expect == "smalltalk":
+        record["smalltalk_ok"] = answer.kind == "smalltalk" and not answer.citations
+    elif expect == "not_found":
+        record["abstained"] = answer.kind == "not_found"
+    elif expect == "fact":
+        record["fact_ok"] = record["answer_ok"] = answer.kind == "answer" and has_keyword(answer.text, item)
+        record["lead_ok"] = answer.kind == "answer" and has_keyword(answer.text, item, LEAD_CHARS)
+        record["answered"] = answer.kind == "answer"
+    else:
+        hits = assistant.retriever.search(assistant.resolve(item["question"], history), k=10)
+        record.update(rank_metrics([is_hit(h.text, h.id, item) for h in hits]))
+        record["answered"] = answer.kind == "answer"
+        record["answer_ok"] = answer.kind == "answer" and has_keyword(answer.text, item)
+        record["lead_ok"] = answer.kind == "answer" and has_keyword(answer.text, item, LEAD_CHARS)
+        record["cited_ok"] = any(is_hit(c.text, c.id, item) for c in answer.citations)
+    record["ok"] = record.get("smalltalk_ok", record.get("abstained", record.get("answer_ok")))
+    if expect == "answer":
+        record["ok"] = record["answer_ok"] and record["cited_ok"]
+    return record, answer
+
+
 def evaluate(assistant, items: list[dict], baselines: bool = True) -> Report:
-    retriever = assistant.retriever
     report = Report()
-    per_item = []
+    per_item, turns = [], []
     for item in items:
+        if "turns" in item:
+            turns.append(_conversation(assistant, item, report))
+            continue
         history = history_messages(item)
-        answer = assistant.answer(item["question"], history)
-        record = {"id": item.get("id"), "category": item["category"], "kind": answer.kind}
-        expect_nf = expects_not_found(item)
-        if item["category"] == "smalltalk" or item.get("expect") == "smalltalk":
-            record["smalltalk_ok"] = answer.kind == "smalltalk"
-        elif expect_nf:
-            record["abstained"] = answer.kind == "not_found"
-            report.confidences.append((answer.confidence, False))
-            report.evidence.append((assistant.evidence(item["question"], history), False))
-        else:
-            query = assistant.resolve(item["question"], history)
-            hits = retriever.search(query, k=10)
-            record.update(rank_metrics([is_hit(h.text, h.id, item) for h in hits]))
-            record["answered"] = answer.kind == "answer"
-            text = answer.text.lower()
-            record["answer_ok"] = answer.kind == "answer" and any(k.lower() in text for k in item.get("keywords", []))
-            record["cited_ok"] = any(is_hit(c.text, c.id, item) for c in answer.citations)
-            report.confidences.append((answer.confidence, True))
-            report.evidence.append((assistant.evidence(item["question"], history), True))
+        record, answer = judge(assistant, item, history)
+        if "abstained" in record or "hit@1" in record:
+            report.confidences.append((answer.confidence, "hit@1" in record))
+            report.evidence.append((assistant.evidence(item["question"], history), "hit@1" in record))
         if item["category"] == "multiturn":
-            record["multiturn_ok"] = record.get("abstained", False) if expect_nf else (
-                record["answer_ok"] and record["cited_ok"]
-            )
-        ok = record.get("smalltalk_ok", record.get("abstained", record.get("answer_ok")))
-        if not ok or (record.get("hit@1") == 0.0):
+            record["multiturn_ok"] = record["ok"]
+        if not record["ok"] or record.get("hit@1") == 0.0:
             report.failures.append({**record, "question": item["question"], "answer": answer.text[:160]})
         per_item.append(record)
-    report.rows["rolebot"] = summarize(per_item)
+    report.rows["rolebot"] = summarize(per_item, turns)
     report.categories = {
         cat: summarize([r for r in per_item if r["category"] == cat])
         for cat in sorted({r["category"] for r in per_item})
     }
+    if turns:
+        report.categories["conversation"] = summarize([], turns)
     if baselines:
-        for name, system in baseline_systems(retriever).items():
+        for name, system in baseline_systems(assistant.retriever).items():
             report.rows[name] = evaluate_baseline(system, items)
     return report
 
 
-def summarize(records: list[dict]) -> dict:
+def _conversation(assistant, item: dict, report: Report) -> list[dict]:
+    """Every turn in order, with the bot's own earlier replies in the history."""
+    history, records = [], []
+    for n, turn in enumerate(item["turns"]):
+        turn = {"category": "conversation", "id": f"{item.get('id')}.{n + 1}", **turn}
+        record, answer = judge(assistant, turn, history)
+        record["follow_up"] = n > 0 and expected_kind(turn) == "answer"
+        if not record["ok"]:
+            report.failures.append({**record, "question": turn["question"], "answer": answer.text[:160]})
+        records.append(record)
+        history += [{"role": "user", "content": turn["question"]}, {"role": "assistant", "content": answer.text}]
+    return records
+
+
+def summarize(records: list[dict], conversations: list[list[dict]] | None = None) -> dict:
     answerable = [r for r in records if "hit@1" in r]
+    answers = [r for r in records if "answer_ok" in r]  # retrieval questions and article facts
     abst = [r for r in records if "abstained" in r]
     said_nf = [r for r in records if r["kind"] == "not_found"]
+    conversations = conversations or []
     out = {
-        "n": len(records),
+        "n": len(records) + len(conversations),
         "hit@1": _mean(r["hit@1"] for r in answerable),
         "hit@3": _mean(r["hit@3"] for r in answerable),
         "mrr@10": _mean(r["mrr@10"] for r in answerable),
-        "answer_acc": _mean(r["answer_ok"] for r in answerable),
-        "answered": _mean(r["answered"] for r in answerable),
-        "abstain_recall": _mean(r["abstained"] for r in abst),
+        "answer_acc": _mean(r["answer_ok"] for r in answers),
+        "lead": _mean(r["lead_ok"] for r in answers if "lead_ok" in r),
+        "answered": _mean(r["answered"] for r in answers),
         "abstain_precision": _mean("abstained" in r for r in said_nf),
+        "abstain_recall": _mean(r["abstained"] for r in abst),
+        "facts": _mean(r["fact_ok"] for r in records if "fact_ok" in r),
         "smalltalk": _mean(r["smalltalk_ok"] for r in records if "smalltalk_ok" in r),
         "multiturn": _mean(r["multiturn_ok"] for r in records if "multiturn_ok" in r),
+        "conversations": _mean(all(t["ok"] for t in c) for c in conversations),
+        "follow_ups": _mean(t["ok"] for c in conversations for t in c if t["follow_up"]),
     }
     return {k: v for k, v in out.items() if v is not None}
 
@@ -199,28 +253,42 @@ def baseline_systems(retriever) -> dict:
 
 def evaluate_baseline(search, items: list[dict]) -> dict:
     """Baselines never abstain and see only the last message, as a plain RAG demo would."""
-    records = []
-    for item in items:
+    records, conversations = [], []
+
+    def judge_baseline(item: dict) -> dict:
         record = {"category": item["category"], "kind": "answer"}
-        if item["category"] == "smalltalk" or item.get("expect") == "smalltalk":
+        expect = expected_kind(item)
+        if expect == "smalltalk":
             record["smalltalk_ok"] = False
-        elif expects_not_found(item):
+        elif expect == "not_found":
             record["abstained"] = False
         else:
             found = search(item["question"])
-            record.update(rank_metrics([is_hit(c, None, item) for c in found]))
-            top = found[0].lower() if found else ""
+            top = found[0] if found else ""
+            if expect == "answer":
+                record.update(rank_metrics([is_hit(c, None, item) for c in found]))
+            else:
+                record["fact_ok"] = has_keyword(top, item)
             record["answered"] = True
-            record["answer_ok"] = any(k.lower() in top for k in item.get("keywords", []))
-            if item["category"] == "multiturn":
-                record["multiturn_ok"] = record["answer_ok"] and record["hit@3"] == 1.0
-        if item["category"] == "multiturn" and "multiturn_ok" not in record:
-            record["multiturn_ok"] = False
+            record["answer_ok"] = has_keyword(top, item)
+            record["lead_ok"] = has_keyword(top, item, LEAD_CHARS)
+        record["ok"] = record.get("answer_ok", False) and record.get("hit@3", 1.0) == 1.0
+        return record
+
+    for item in items:
+        if "turns" in item:
+            conversations.append([judge_baseline({"category": "conversation", **t}) | {"follow_up": n > 0}
+                                  for n, t in enumerate(item["turns"])])
+            continue
+        record = judge_baseline(item)
+        if item["category"] == "multiturn":
+            record["multiturn_ok"] = record["ok"]
         records.append(record)
-    return summarize(records)
+    return summarize(records, conversations)
 
 
-COLUMNS = ["hit@1", "hit@3", "mrr@10", "answer_acc", "answered", "abstain_precision", "abstain_recall", "smalltalk", "multiturn"]
+COLUMNS = ["hit@1", "hit@3", "mrr@10", "answer_acc", "lead", "answered", "abstain_precision", "abstain_recall", "facts",
+           "smalltalk", "multiturn", "conversations", "follow_ups"]
 
 
 def format_table(report: Report) -> str:
