@@ -14,6 +14,8 @@ from rolebot.cli import main
 from rolebot.errors import EncoderMismatchError, ModelError
 from rolebot.retriever import Retriever
 
+from conftest import ROOT
+
 pytestmark = pytest.mark.slow
 
 SENTENCES = [
@@ -142,7 +144,7 @@ def test_the_cli_names_the_fix_for_a_mismatch(index_copy):
 
 def test_load_and_search_print_nothing(tmp_path, capfd):
     knowledge = tmp_path / "knowledge"
-    shutil.copytree(config.PROJECT_ROOT / "knowledge", knowledge)
+    shutil.copytree(ROOT / "knowledge", knowledge)
     capfd.readouterr()
     for backend in ("torch", "onnx-int8"):
         r = Retriever.load(knowledge_dir=knowledge, index_dir=tmp_path / "index", backend=backend)

@@ -39,7 +39,10 @@ def _quoted_segments(text: str):
         quoted = match.group(1).strip()
         for line in quoted.split("\n"):
             line = line.strip().lstrip("- ").strip()
-            if line and not (line.startswith("*") and line.endswith(":*")):  # a section heading, not a quote
+            if line.startswith("**") and line.endswith("**"):  # the short answer: list items in bold
+                for item in line.split("; "):
+                    yield int(match.group(2)), item.strip("*")
+            elif line and not (line.startswith("*") and line.endswith(":*")):  # a section heading, not a quote
                 yield int(match.group(2)), line
 
 

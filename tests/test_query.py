@@ -2,7 +2,10 @@
 
 import pytest
 
-from rolebot.query import Speller, expand_abbreviations, resolve_follow_up, smalltalk_kind, strip_greeting
+from rolebot.conversation import move_of
+from rolebot.facts import fact_kind
+from rolebot.query import Speller, expand_abbreviations, resolve_follow_up
+from rolebot.smalltalk import smalltalk_kind, strip_pleasantries
 
 
 @pytest.mark.parametrize(
@@ -39,17 +42,49 @@ def test_speller_fixes_unknown_words_towards_the_corpus():
         ("What can you do?", "about"),
         ("who are you", "about"),
         ("ok", "ack"),
+        ("cheers mate", "thanks"),
+        ("ok great", "ack"),
+        ("thnaks so much!", "thanks"),
+        ("gud morning", "greeting"),
+        ("are u a human?", "about"),
+        ("sorry", "sorry"),
+        ("see you later", "bye"),
         ("hi, what tools do ML engineers use?", None),
         ("what is a data scientist", None),
+        ("ok so what tools do they use", None),
+        ("are you sure ML engineers need statistics?", None),
+        ("good skills for a data scientist?", None),
     ],
 )
 def test_smalltalk(text, kind):
     assert smalltalk_kind(text) == kind
 
 
-def test_greeting_before_a_question_is_dropped():
-    assert strip_greeting("Hi, what tools do ML engineers use?") == "what tools do ML engineers use?"
-    assert strip_greeting("what tools do ML engineers use?") == "what tools do ML engineers use?"
+def test_pleasantries_before_a_question_are_dropped():
+    assert strip_pleasantries("Hi, what tools do ML engineers use?") == "what tools do ML engineers use?"
+    assert strip_pleasantries("thanks! ok, and what do they earn?") == "and what do they earn?"
+    assert strip_pleasantries("what tools do ML engineers use?") == "what tools do ML engineers use?"
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [("who wrote this?", "author"), ("whos the author", "author"), ("how recent is this article?", "date"),
+     ("when was it last updated", "date"), ("what is this page about?", "about"), ("whats the title", "title"),
+     ("where is this article from?", "source"), ("what is a data scientist?", None), ("who is an ML engineer", None),
+     ("what does the article say about tools?", None), ("when should I pick data science?", None)],
+)
+def test_page_facts(text, kind):
+    assert fact_kind(text) == kind
+
+
+@pytest.mark.parametrize(
+    "text, move",
+    [("an example?", "example"), ("show me a concrete case", "example"), ("tell me more", "more"), ("how come?", "more"),
+     ("what's the next step?", "next"), ("what comes next?", "next"), ("an example of ML engineer work?", None),
+     ("what tools do they use?", None), ("next, what skills do data scientists need?", None)],
+)
+def test_follow_up_moves(text, move):
+    assert move_of(text) == move
 
 
 @pytest.mark.parametrize(

@@ -1,58 +1,48 @@
-"""Answers: follow-ups, small talk, abstention and extractive, cited answer composition."""
+"""Answers: the order of decisions for one turn, and abstention.
+
+Small talk and questions about the page come first (so neither is ever rewritten as a
+follow-up); then the conversation's topic decides whether the turn continues it ("an
+example?", "what's next?") or asks a new question; a confidence figure decides between an
+answer and "the article doesn't cover that". Composition lives in compose.py, conversation
+state in conversation.py.
+"""
 
 from __future__ import annotations
 
 import math
-import re
 
 from . import config
-from .query import (
-    content_words,
-    resolve_follow_up,
-    smalltalk_kind,
-    strip_greeting,
-)
+from .compose import MAX_ANSWER_CHARS, Composer, join, topic_question, with_marker
+from .conversation import Conversation, Topic, message_text, move_of
+from .facts import fact_answer, fact_kind
+from .query import clean_text, content_words
 from .records import Answer, Hit
 from .retriever import Retriever, Scored
+from .smalltalk import smalltalk_kind, strip_pleasantries
 
-MAX_ANSWER_CHARS = 600
-# Calibrated with `rolebot eval --calibrate` on eval/questions.jsonl + eval/holdout.jsonl:
-# the weights are the logistic fit it prints; the threshold is the one with the best
-# in-scope coverage + abstention recall on its curve (lowest on a tie; curve in the README).
-ABSTAIN_THRESHOLD = 0.5
-CONFIDENCE_WEIGHTS = {"bias": -3.7, "dense": 16.66, "coverage": 2.72, "scope": -13.43, "scope_word": -6.01}
-SECOND_PASSAGE_MARGIN = 0.1  # a runner-up this close to the best passage is quoted too
-NUMBERING = re.compile(r"^\s*\d+[.)]\s+")
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-SURROGATES = re.compile("[\ud800-\udfff]")  # legal in JSON escapes, rejected by the tokenizer
+__all__ = ["Assistant", "message_text", "clean"]
+
+# Calibrated with `rolebot eval --calibrate` on the dev sets (eval/questions.jsonl +
+# eval/holdout.jsonl): the weights are the logistic fit it prints; the threshold is the one with
+# the best in-scope coverage + abstention recall on its curve (lowest on a tie).
+ABSTAIN_THRESHOLD = 0.7
+CONFIDENCE_WEIGHTS = {"bias": -3.46, "dense": 9.22, "coverage": 1.12, "scope": -39.98, "scope_word": -21.03}
 
 SMALLTALK_REPLIES = {
     "greeting": "Hello! Ask me anything about **{title}**. I answer with the article's own words "
     "and show where each answer comes from.",
     "thanks": "You're welcome! Ask another question whenever you like.",
     "bye": "Goodbye, and good luck with your career plans!",
-    "about": "I answer questions about the article **{title}**, quoting it and citing the passage "
-    "each answer comes from. If the article does not cover something, I will say so.",
+    "about": "I'm a bot, not a person: I answer questions about the article **{title}**, quoting it and citing "
+    "the passage each answer comes from. If the article does not cover something, I will say so.",
     "ack": "Anything else you would like to know about the article?",
+    "sorry": "No problem at all! Ask me anything about **{title}**.",
     "empty": "Please type a question about **{title}**.",
 }
 
 
-def message_text(content) -> str:
-    """The text of a Gradio message's content (a string, or a list of parts)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        return message_text(content.get("text") or content.get("content") or "")
-    if isinstance(content, (list, tuple)):
-        return " ".join(message_text(c) for c in content)
-    return ""
-
-
 def clean(text) -> str:
-    if not isinstance(text, str):
-        text = message_text(text)
-    return " ".join(CONTROL.sub(" ", SURROGATES.sub("\ufffd", text)).split())
+    return clean_text(text if isinstance(text, str) else message_text(text))
 
 
 class Assistant:
@@ -71,6 +61,9 @@ class Assistant:
         self._scope_stems = {stem(w) for w in content_words(topics)} - corpus_stems
         leaves = [p.section[-1] for p in {p.section: p for p in retriever.passages if p.section}.values()]
         self._repeated = {h for h in leaves if leaves.count(h) > 1}
+        self.composer = Composer(retriever)
+        self.conversation = Conversation(retriever)
+        self._starters = [p.question for p in retriever.passages if p.kind == "faq"][:3]
 
     @classmethod
     def load(cls, **kwargs) -> "Assistant":
@@ -82,7 +75,7 @@ class Assistant:
 
     def batch_answer(self, questions, histories=None, documents=None) -> list[Answer]:
         histories = histories or [None] * len(questions)
-        prepared = [self._prepare(q, h) for q, h in zip(questions, histories)]
+        prepared = [self._prepare(q, h, documents) for q, h in zip(questions, histories)]
         todo = [i for i, p in enumerate(prepared) if isinstance(p, tuple)]
         results: list = list(prepared)
         if todo:
@@ -105,12 +98,15 @@ class Assistant:
 
     def resolve(self, question, history=None) -> str:
         """The self-contained question that will be searched (follow-ups rewritten)."""
-        prepared = self._prepare(question, history)
-        return prepared[0] if isinstance(prepared, tuple) else clean(question)
+        text = strip_pleasantries(clean(question)[: config.MAX_QUESTION_CHARS])
+        topic = self.conversation.topic(history)
+        if move_of(text) and topic.question:
+            return topic.question
+        return self.conversation.resolve(text, topic)
 
     # -- steps ------------------------------------------------------------------------
-    def _prepare(self, question, history):
-        """Either a finished Answer (small talk, empty) or (query to search, note)."""
+    def _prepare(self, question, history, documents=None):
+        """Either a finished Answer (small talk, page facts, a follow-up move) or (query, note)."""
         text = clean(question)
         note = ""
         if len(text) > config.MAX_QUESTION_CHARS:
@@ -121,36 +117,51 @@ class Assistant:
         kind = smalltalk_kind(text)
         if kind:
             return self._smalltalk(kind)
-        text = strip_greeting(text)
-        return resolve_follow_up(text, self._previous_topic(history)), note
-
-    def _previous_topic(self, history) -> str | None:
-        """The last real question of the conversation, itself resolved against its own past."""
-        if not isinstance(history, (list, tuple)):
-            return None
-        topic = None
-        turns = [m for m in history[-2 * config.MAX_HISTORY_TURNS :] if isinstance(m, dict)]
-        for message in turns:
-            if message.get("role") != "user":
-                continue
-            text = strip_greeting(clean(message.get("content", "")))[: config.MAX_QUESTION_CHARS]
-            if not text or smalltalk_kind(text):
-                continue
-            topic = resolve_follow_up(text, topic)
-        return topic
+        fact = fact_kind(text)
+        topic = self.conversation.topic(history)
+        if fact:
+            return self._fact(fact, topic, documents)
+        text = strip_pleasantries(text)
+        move = move_of(text) if topic.question else None
+        if move:
+            moved = self._move(move, text, topic, note)
+            if moved is not None:
+                return moved
+            return topic.question, note
+        return self.conversation.resolve(text, topic), note
 
     def _smalltalk(self, kind: str) -> Answer:
-        suggestions = self._starter_questions() if kind in ("greeting", "about", "empty", "ack") else []
-        return Answer(
-            text=SMALLTALK_REPLIES[kind].format(title=self.title),
-            kind="smalltalk",
-            suggestions=suggestions,
-            confidence=1.0,
-        )
+        suggestions = self._starters if kind in ("greeting", "about", "empty", "ack", "sorry") else []
+        return Answer(text=SMALLTALK_REPLIES[kind].format(title=self.title), kind="smalltalk", suggestions=suggestions,
+                      confidence=1.0)
 
     def _starter_questions(self) -> list[str]:
-        faqs = [p.question for p in self.retriever.passages if p.kind == "faq"]
-        return faqs[:3]
+        return self._starters
+
+    def _fact(self, kind: str, topic: Topic, documents) -> Answer:
+        docs = self.retriever.manifest.get("documents", [])
+        current = {self.retriever.passages[p].doc for p in topic.passages}
+        chosen = [d for d in docs if d["slug"] in (documents or current)] or docs
+        return fact_answer(kind, chosen)
+
+    def _move(self, move: str, text: str, topic: Topic, note: str) -> Answer | None:
+        """Carry out "an example?", "tell me more", "what's next?" against the topic."""
+        if move == "example":
+            within = self.conversation.example(topic)
+            if not within:
+                return None
+            query = self.retriever.normalize(f"{text} {topic.question}")
+            vec = self.retriever.embedder.encode_queries([query])[0]
+            rows = self.retriever.score_within(query, vec, within)
+            shown = set(topic.passages)
+            rows = [r for r in rows if r.passage not in shown] or rows
+            blocks = self.composer.pick(query, rows[:1], vec)
+        else:
+            blocks = self.conversation.more(topic) if move == "more" else self.conversation.next(topic)
+        blocks = _within_budget(blocks)
+        if not blocks:
+            return None
+        return self._quote(blocks, note, query=topic.question or text, confidence=1.0, rows=[])
 
     def signals(self, normalized: str, vec, top: Scored) -> dict:
         """The evidence behind the confidence figure, each in about 0..1."""
@@ -158,11 +169,15 @@ class Assistant:
         vocab = self.retriever.vocabulary
         known = [w for w in words if w in vocab]
         scope = self.retriever.data.scope_vectors
+        near_scope = float((scope @ vec).max()) if len(scope) else 0.0
+        scope_word = float(any(self.retriever.stem(w) in self._scope_stems for w in words))
         return {
             "dense": top.dense,  # best cosine between the question and a passage, sentence or list item
             "coverage": len(known) / len(words) if words else 0.0,  # question words the knowledge uses
-            "scope": float((scope @ vec).max()) if len(scope) else 0.0,  # nearest declared not-covered topic
-            "scope_word": float(any(self.retriever.stem(w) in self._scope_stems for w in words)),
+            # A declared not-covered topic counts only as far as it is nearer than the article's
+            # own best evidence: strong evidence wins over a word like "maths" or "demand".
+            "scope": max(0.0, near_scope - top.dense),
+            "scope_word": scope_word * max(0.0, 1.0 - top.dense),
         }
 
     def confidence(self, signals: dict) -> float:
@@ -176,52 +191,30 @@ class Assistant:
         confidence = self.confidence(self.signals(normalized, vec, rows[0]))
         if confidence < self.threshold:
             return self._not_found(query, rows, confidence, note)
-        picked = self._select_units(rows)
+        return self._quote(self.composer.pick(query, rows, vec), note, query, round(confidence, 4), rows)
+
+    def _quote(self, blocks: list[tuple[int, str]], note: str, query: str, confidence: float, rows) -> Answer:
         citations: list[Hit] = []
         order: dict[int, int] = {}
         parts = []
-        for passage, unit_text in picked:
+        for passage, text in blocks:
             if passage not in order:
                 order[passage] = len(citations) + 1
-                citations.append(self.retriever.hit(next(r for r in rows if r.passage == passage)))
-            parts.append(_with_marker(unit_text, order[passage], self.retriever.passages[passage].heading))
+                row = next((r for r in rows if r.passage == passage), None) or Scored(passage, 1.0, 1.0, 0.0, ())
+                citations.append(self.retriever.hit(row))
+            parts.append(with_marker(text, order[passage], self.retriever.passages[passage].heading))
         return Answer(
-            text=note + _join(parts),
+            text=note + join(parts),
             citations=citations,
             kind="answer",
             suggestions=self._suggestions(rows, exclude=set(order)),
-            confidence=round(confidence, 4),
+            confidence=confidence,
             query=query,
         )
 
-    def _select_units(self, rows: list[Scored]) -> list[tuple[int, str]]:
-        """The sentence(s) or list that answer best, within MAX_ANSWER_CHARS, in reading order;
-        plus the best piece of a runner-up passage that scores almost as well."""
-        picked = self._units_of(rows[0], MAX_ANSWER_CHARS)
-        room = MAX_ANSWER_CHARS - sum(len(t) for _, t in picked)
-        for second in rows[1:2]:
-            if second.fused >= rows[0].fused - SECOND_PASSAGE_MARGIN and room > 80:
-                picked += self._units_of(second, room, best_only=True)
-        return picked
-
-    def _units_of(self, row: Scored, budget: int, best_only: bool = False) -> list[tuple[int, str]]:
-        p = self.retriever.passages[row.passage]
-        units = self.retriever.data.units[row.passage]
-        if (p.kind == "faq" or len(units) <= 2) and len(p.text) <= budget:
-            return [(row.passage, p.text)]
-        ranked = sorted(range(len(units)), key=lambda i: row.unit_scores[i], reverse=True)
-        if len(units[ranked[0]]) > budget:
-            return []
-        chosen, size = [ranked[0]], len(units[ranked[0]])
-        for i in [] if best_only else ranked[1:]:
-            if row.unit_scores[i] < row.unit_scores[ranked[0]] - 0.12 or size + len(units[i]) > budget:
-                continue
-            chosen.append(i)
-            size += len(units[i])
-        return [(row.passage, units[i]) for i in sorted(chosen)]
-
     def _suggestions(self, rows: list[Scored], exclude: set[int], limit: int = 3) -> list[str]:
-        """Nearby FAQ questions first (they are answerable by construction), then section topics."""
+        """Nearby FAQ questions first (they are answerable by construction), then section topics
+        turned into questions."""
         cited = {self.retriever.passages[p].question for p in exclude}
         faqs, topics = [], []
         for r in rows[:12]:
@@ -231,7 +224,7 @@ class Assistant:
             if p.question and p.question not in cited:
                 faqs.append(p.question)
             elif p.section:
-                topics.append(_topic(p.section, self._repeated))
+                topics.append(topic_question(p.section, self._repeated))
         return list(dict.fromkeys(faqs + topics))[:limit]
 
     def _not_found(self, query: str, rows: list[Scored], confidence: float, note: str) -> Answer:
@@ -246,31 +239,11 @@ class Assistant:
         return Answer(text=text, kind="not_found", suggestions=topics, confidence=round(confidence, 4), query=query)
 
 
-def _topic(section: tuple[str, ...], repeated: set[str]) -> str:
-    """A section as a clickable topic; a heading used under several parents names its parent."""
-    leaf = NUMBERING.sub("", section[-1])
-    if len(section) > 1 and section[-1] in repeated:
-        return f"{NUMBERING.sub('', section[-2]).rstrip('?')}: {leaf}"
-    return leaf
-
-
-def _with_marker(unit: str, n: int, heading: str = "") -> str:
-    """Cite at the end of every paragraph or list; a list with no lead-in line gets its
-    section heading (in italics, not a quote) so it reads on its own."""
-    blocks = unit.split("\n\n")
-    if heading and blocks[0].startswith("- "):
-        blocks[0] = f"*{heading}:*\n{blocks[0]}"
-    return "\n\n".join(f"{b} [{n}]" for b in blocks)
-
-
-def _join(parts: list[str]) -> str:
-    out = ""
-    for part in parts:
-        if not out:
-            out = part
-        elif "\n" in part or "\n" in out.split("\n\n")[-1]:
-            out += "\n\n" + part
-        else:
-            out += " " + part
+def _within_budget(blocks: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    out, size = [], 0
+    for passage, text in blocks:
+        if size + len(text) > MAX_ANSWER_CHARS and out:
+            break
+        out.append((passage, text))
+        size += len(text)
     return out
-

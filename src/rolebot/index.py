@@ -250,6 +250,9 @@ def _doc_entry(doc: Document, knowledge_dir: Path) -> dict:
         "file": str(doc.path.relative_to(knowledge_dir)) if doc.path.is_relative_to(knowledge_dir) else doc.path.name,
         "url": doc.url,
         "passages": len(doc.passages),
+        # What the article says about itself, for questions about the page (author, date, …).
+        **{key: str(doc.meta[key]) for key in ("author", "updated", "source") if doc.meta.get(key)},
+        "sections": list(dict.fromkeys(p.section[0] for p in doc.passages if p.section)),
     }
 
 

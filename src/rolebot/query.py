@@ -1,4 +1,4 @@
-"""Query understanding without an LLM: abbreviations, typos, small talk and follow-ups."""
+"""Query understanding without an LLM: abbreviations, typos and follow-up rewriting."""
 
 from __future__ import annotations
 
@@ -6,6 +6,15 @@ import re
 
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz import process
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+SURROGATES = re.compile("[\ud800-\udfff]")  # legal in JSON escapes, rejected by the tokenizer
+
+
+def clean_text(text: str) -> str:
+    """One line of plain text: no control characters, no lone surrogates, single spaces."""
+    return " ".join(CONTROL.sub(" ", SURROGATES.sub("\ufffd", text)).split())
+
 
 WORD = re.compile(r"[A-Za-z][A-Za-z+#-]*[A-Za-z+#]|[A-Za-z]")
 
@@ -48,28 +57,6 @@ BARE_FOLLOW_UP = re.compile(
     re.I,
 )
 
-SMALLTALK = {
-    "greeting": re.compile(
-        r"^(hi+|hello+|hey+|hiya|howdy|yo|greetings|good (morning|afternoon|evening|day)|hi there|hello there|hey there)"
-        r"( (bot|rolebot|there|again|all|everyone|folks))?$",
-        re.I,
-    ),
-    "thanks": re.compile(
-        r"^((many |great |big )?(thanks|thank you|thank u|thx|ty|cheers|much appreciated|appreciate it)"
-        r"( (a lot|so much|very much|again|for (the|your) (help|answer|info)))?|that('s| is| was) (helpful|great|useful))$",
-        re.I,
-    ),
-    "bye": re.compile(r"^(bye+|goodbye|good bye|see (you|ya)( later)?|cya|later|farewell|take care|have a (good|nice) (day|one))$", re.I),
-    "about": re.compile(
-        r"^(what can you do|what do you do|who are you|what are you|help|help me|what is this|how does this work|"
-        r"what do you know|what can i ask( you)?|what can you help( me)? with|how can you help( me)?|"
-        r"what are you for|are you a (bot|robot|human))$",
-        re.I,
-    ),
-    "ack": re.compile(r"^(ok(ay)?|cool|great|nice|got it|i see|alright|sure|awesome|perfect|hmm+|yes|no)$", re.I),
-}
-_GREETING_PREFIX = re.compile(r"^(hi+|hello+|hey+|hiya|good (morning|afternoon|evening))( there)?\W+(?=\w)", re.I)
-
 STOPWORDS = frozenset(
     """a an the and or but if of to in on for with by at from as is are was were be been being do does did
     doing have has had i me my we our you your he she it its they them their what which who whom whose this that
@@ -109,21 +96,6 @@ def name_the_pair(text: str, pair: tuple[str, str] | None) -> str:
     if not pair:
         return text
     return GROUP_REFERENCE.sub(f"{pair[0]} and {pair[1]}", text)
-
-
-def smalltalk_kind(text: str) -> str | None:
-    """Which kind of small talk the whole message is, or None for a real question."""
-    key = re.sub(r"[^\w\s'/]", " ", text).strip().lower()
-    key = re.sub(r"\s+", " ", key)
-    for kind, pattern in SMALLTALK.items():
-        if pattern.match(key):
-            return kind
-    return None
-
-
-def strip_greeting(text: str) -> str:
-    """'hi, what tools do MLEs use?' asks a question: drop the greeting and answer it."""
-    return _GREETING_PREFIX.sub("", text).strip()
 
 
 class Speller:

@@ -72,6 +72,7 @@ class Retriever:
         titles = {p.title for p in self.passages}
         # With one comparison article, "both roles" can only mean the two it compares.
         self.pair = title_pair(next(iter(titles))) if len(titles) == 1 else None
+        self._views_of: dict[int, list[int]] | None = None
 
     @classmethod
     def load(
@@ -179,6 +180,39 @@ class Retriever:
             out.append(Scored(p, fused, d, lex, units))
         out.sort(key=lambda s: (s.fused, s.dense), reverse=True)
         return out
+
+    def score_within(self, query: str, vec, passages: list[int]) -> list[Scored]:
+        """Like score, but only over the given passages (a follow-up within the current topic)."""
+        allowed = set(passages)
+        lexical = self._lexical(query, allowed, len(self.passages))
+        top_lex = max(lexical.values(), default=0.0)
+        out = []
+        for p in allowed:
+            units = self._unit_scores(p, vec)
+            views = self._view_vectors(p) @ vec
+            d = max(float(views.max()) if len(views) else -1.0, max(units, default=-1.0))
+            lex = lexical.get(p, 0.0)
+            out.append(Scored(p, d + LEXICAL_WEIGHT * (lex / top_lex if top_lex > 0 else 0.0), d, lex, units))
+        out.sort(key=lambda s: (s.fused, s.dense), reverse=True)
+        return out
+
+    def _view_vectors(self, p: int) -> np.ndarray:
+        if self._views_of is None:  # built on first use: only follow-ups need it
+            self._views_of = {}
+            for row, owner in enumerate(self.data.view_passage):
+                self._views_of.setdefault(int(owner), []).append(row)
+        rows = self._views_of.get(p, [])
+        return np.stack([self.data.faiss_index.reconstruct(r) for r in rows]) if rows else np.zeros((0, 1), "float32")
+
+    def item_scores(self, p: int, unit: str, vec) -> list[float]:
+        """Cosine of each list item of one of passage p's units, in order."""
+        try:
+            n = self.data.units[p].index(unit)
+        except ValueError:
+            return []
+        lo, hi = self.data.piece_offsets[p], self.data.piece_offsets[p + 1]
+        rows = np.nonzero(self.data.piece_unit[lo:hi] == n)[0] + lo
+        return [float(x) for x in self.data.piece_vectors[rows] @ vec]
 
     def _unit_scores(self, p: int, vec) -> tuple:
         """Cosine of each answer unit: the best of its pieces (a list scores by its best item)."""

@@ -1,0 +1,151 @@
+"""Answer composition: the shortest span that answers first, then its context, all cited.
+
+Without an LLM, "short answer first" means choosing, inside the best passage, the sentence or
+list item(s) that match the question best (or, for "what is X?", the defining sentence that
+opens X's section), putting that first, and then the rest of the passage's matching units in
+reading order — within MAX_ANSWER_CHARS.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .knowledge import LIST_ITEM
+from .query import content_words
+
+MAX_ANSWER_CHARS = 600
+SECOND_PASSAGE_MARGIN = 0.1  # a runner-up this close to the best passage is quoted too
+UNIT_MARGIN = 0.12  # other units this close to the best one are kept as context
+ITEM_MARGIN = 0.06  # list items this close to the best item are led with too
+ITEM_FOCUS = 0.08  # the best item must stand this far above the median item to be led with
+LEAD_ITEMS_MIN = 4  # a list this long is answered item-first; a shorter one reads fine whole
+NUMBERING = re.compile(r"^\s*\d+[.)]\s+")
+DEFINITION = re.compile(
+    r"^\s*(what('?s|\s+is|\s+are|\s+exactly\s+is)|define|definition\s+of|meaning\s+of|explain|describe|"
+    r"who\s+(is|are)|tell\s+me\s+about|what\s+does\s+\S+(\s+\S+)?\s+mean|what\s+(does|do)\s+(an?\s+|the\s+)?[\w\s]{2,40}\s+do\W*$|"
+    r"what\s+(is|are)\s+(an?\s+)?[\w\s]{2,40}\s+(role|job)\b)", re.I)
+WHAT_IS_HEADING = re.compile(r"^\s*(what\s+(is|are)|who\s+(is|are))\b", re.I)
+
+
+def is_definition(question: str) -> bool:
+    """'what is a data scientist?' — a short question asking what something is."""
+    return bool(DEFINITION.match(question)) and len(content_words(question)) <= 4
+
+
+class Composer:
+    """Chooses and orders the quoted units; knows the passages, not how they were found."""
+
+    def __init__(self, retriever):
+        self.retriever = retriever
+        self.passages = retriever.passages
+        # Each section's opening passage: "what is X?" is answered by the sentence that opens X.
+        self._opening: dict[tuple, int] = {}
+        for i, p in enumerate(self.passages):
+            if p.section:
+                self._opening.setdefault(p.section[:1], i)
+
+    def pick(self, question: str, rows, vec) -> list[tuple[int, str]]:
+        """(passage, text) blocks in answer order: the lead first, then context."""
+        best = rows[0]
+        lead = self._definition_lead(question, rows)
+        picked = lead + [b for b in self._blocks(best, vec, MAX_ANSWER_CHARS - _size(lead)) if b not in lead]
+        room = MAX_ANSWER_CHARS - _size(picked)
+        for second in rows[1:2]:
+            if second.fused >= best.fused - SECOND_PASSAGE_MARGIN and room > 80 and second.passage not in {p for p, _ in picked}:
+                picked += self._blocks(second, vec, room, best_only=True)
+        return picked
+
+    def _definition_lead(self, question: str, rows) -> list[tuple[int, str]]:
+        if not is_definition(question):
+            return []
+        for row in rows[:3]:
+            p = self.passages[row.passage]
+            if p.section and WHAT_IS_HEADING.match(p.section[0]):
+                first = self._opening[p.section[:1]]
+                units = self.retriever.data.units[first]
+                if units and not LIST_ITEM.match(units[0]):
+                    return [(first, units[0])]
+        return []
+
+    def _blocks(self, row, vec, budget: int, best_only: bool = False) -> list[tuple[int, str]]:
+        p = self.passages[row.passage]
+        units = self.retriever.data.units[row.passage]
+        if not units:
+            return []
+        ranked = sorted(range(len(units)), key=lambda i: row.unit_scores[i], reverse=True)
+        top = ranked[0]
+        if p.kind == "faq" and len(p.text) <= budget:
+            return [(row.passage, p.text)]
+        lead = self._item_lead(row.passage, units[top], vec)
+        blocks = [(row.passage, lead)] if lead else []
+        if len(units[top]) + len(lead) > budget:
+            return blocks if len(lead) <= budget else []
+        chosen = [top]
+        if not best_only:
+            size = len(units[top]) + len(lead)
+            for i in ranked[1:]:
+                if row.unit_scores[i] >= row.unit_scores[top] - UNIT_MARGIN and size + len(units[i]) <= budget:
+                    chosen.append(i)
+                    size += len(units[i])
+        # The best unit first, the other kept units after it in reading order.
+        order = [top] + sorted(i for i in chosen if i != top)
+        return blocks + [(row.passage, units[i]) for i in order]
+
+    def _item_lead(self, passage: int, unit: str, vec) -> str:
+        """For a long list, the item(s) that answer, in bold, to stand before the list."""
+        items = [line for line in unit.split("\n") if LIST_ITEM.match(line)]
+        if len(items) < LEAD_ITEMS_MIN:
+            return ""
+        scores = self.retriever.item_scores(passage, unit, vec)
+        if not scores:
+            return ""
+        best = max(scores)
+        if best - sorted(scores)[len(scores) // 2] < ITEM_FOCUS:
+            return ""  # the question asks for the list as a whole, not one item of it
+        lead = [LIST_ITEM.sub("", items[i]).strip() for i, s in enumerate(scores) if s >= best - ITEM_MARGIN][:2]
+        return "; ".join(f"**{item}**" for item in lead)
+
+
+def _size(blocks) -> int:
+    return sum(len(t) for _, t in blocks)
+
+
+def with_marker(unit: str, n: int, heading: str = "") -> str:
+    """Cite at the end of every paragraph or list; a list with no lead-in line gets its
+    section heading (in italics, not a quote) so it reads on its own."""
+    blocks = unit.split("\n\n")
+    if heading and blocks[0].startswith("- "):
+        blocks[0] = f"*{heading}:*\n{blocks[0]}"
+    return "\n\n".join(f"{b} [{n}]" for b in blocks)
+
+
+def join(parts: list[str]) -> str:
+    out = ""
+    for part in parts:
+        if not out:
+            out = part
+        elif "\n" in part or "\n" in out.split("\n\n")[-1]:
+            out += "\n\n" + part
+        else:
+            out += " " + part
+    return out
+
+
+def topic_question(section: tuple[str, ...], repeated: set[str], subject: str = "") -> str:
+    """A section as a question a learner would click: its heading when it is one, else
+    "What does the article say about <heading>?" (naming the parent for a repeated heading)."""
+    leaf = NUMBERING.sub("", section[-1]).strip()
+    if leaf.endswith("?"):
+        return leaf
+    if len(section) > 1 and section[-1] in repeated:
+        parent = NUMBERING.sub("", section[-2]).rstrip("?").strip()
+        parent = re.sub(r"^(what|who)\s+(is|are)\s+(an?\s+|the\s+)?", "", parent, flags=re.I)
+        return f"What does the article say about {_lower(leaf)} for {parent}?"
+    if leaf.lower() in ("conclusion", "summary", "in conclusion", "final thoughts"):
+        return "What does the article conclude?"
+    return f"What does the article say about {_lower(leaf)}?"
+
+
+def _lower(heading: str) -> str:
+    """Lower-case a heading for the middle of a sentence, keeping acronyms and names."""
+    return " ".join(w if (w.isupper() or w[:1].isupper() and w[1:2].isupper()) else w.lower() for w in heading.split())

@@ -1,0 +1,164 @@
+"""Conversation state: what the conversation is about, read back from the history, and the
+moves a follow-up can make against it ("an example?", "tell me more", "what's next?").
+
+The state is rebuilt from the messages on every turn (the HTTP API and the chat are
+stateless): the last real question, resolved into a self-contained one, and the lines of the
+article the bot's own last reply quoted — found by matching the reply against the passages,
+since every answer quotes the article word for word.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import config
+from .facts import fact_kind
+from .knowledge import LIST_ITEM
+from .query import ROLE, clean_text, content_words, resolve_follow_up
+from .smalltalk import smalltalk_kind, strip_pleasantries
+
+MAX_BORROWED_CHARS = 300  # what a follow-up may take from the history: one question, capped
+MIN_LINE_CHARS = 20  # shorter lines ("Python", "- SQL") are too common to tell where a reply came from
+MARKER = re.compile(r"\s*\[\d+\]|\*\*|(?<!\w)\*(?!\s)|(?<!\s)\*(?!\w)")
+
+MOVES = {
+    "example": re.compile(r"\b(examples?|instance|concrete|case\s+study|real[- ]?world|in\s+practice|illustrat\w*|"
+                          r"scenario|use\s+case|show\s+me|case)\b", re.I),
+    "next": re.compile(r"\b(next|then\s+what|after\s+(that|this)|comes\s+(next|after)|afterwards|following\s+step|"
+                       r"and\s+then|what\s+now)\b", re.I),
+    "more": re.compile(r"^\W*(tell\s+me\s+more|more|go\s+on|continue|elaborate|explain(\s+(more|further|that|it|why))?|"
+                       r"more\s+(details?|info)|details?|keep\s+going|what\s+else|anything\s+else|say\s+more|"
+                       r"expand(\s+on\s+(that|it))?|how\s+come|why|why\s+(is|was)\s+(that|it)|how\s+so|in\s+what\s+way|"
+                       r"really|can\s+you\s+(elaborate|explain(\s+more)?)|tell\s+me\s+more\s+about\s+(that|it|this))\W*$", re.I),
+}
+# Words a move is phrased with; anything else means the learner named a new subject.
+MOVE_WORDS = set(
+    """give show example examples concrete case cases instance real world practice illustrate illustration scenario
+    use next step steps come comes after then following afterwards tell say more explain elaborate details detail
+    info continue go keep going else anything expand now please pls one another provide share see""".split()
+)
+
+
+@dataclass(frozen=True)
+class Topic:
+    question: str | None = None  # the last real question, self-contained
+    quoted: tuple[tuple[int, int, int], ...] = ()  # (passage, unit, line) the last answer quoted, in order
+    lead: tuple[tuple[int, int, int], ...] = ()  # those of its first paragraph: the point of the answer
+
+    @property
+    def passages(self) -> list[int]:
+        return list(dict.fromkeys(p for p, _, _ in self.quoted))
+
+
+def move_of(text: str) -> str | None:
+    """'example', 'next' or 'more' when the message only asks to go on with the current topic."""
+    if ROLE.search(text):
+        return None
+    extra = [w for w in content_words(text) if w not in MOVE_WORDS]
+    if len(extra) > 1:
+        return None
+    for kind, pattern in MOVES.items():
+        if pattern.search(text):
+            return kind
+    return None
+
+
+class Conversation:
+    """Reads a history back into a Topic, and carries out follow-up moves over the passages."""
+
+    def __init__(self, retriever):
+        self.passages = retriever.passages
+        self.units = retriever.data.units
+        self._lines: dict[str, tuple[int, int, int]] = {}
+        for p, units in enumerate(self.units):
+            for u, unit in enumerate(units):
+                for n, line in enumerate(unit.split("\n")):
+                    key = _norm(LIST_ITEM.sub("", line))
+                    if len(key) >= MIN_LINE_CHARS:
+                        self._lines.setdefault(key, (p, u, n))
+
+    def topic(self, history) -> Topic:
+        topic, pending = Topic(), None
+        if not isinstance(history, (list, tuple)):
+            return topic
+        for message in [m for m in history[-2 * config.MAX_HISTORY_TURNS :] if isinstance(m, dict)]:
+            text = clean_text(message_text(message.get("content", "")))[: config.MAX_QUESTION_CHARS]
+            if message.get("role") == "user":
+                pending = self._question(text, topic)
+                if pending is not None:
+                    topic = Topic(pending)
+            elif message.get("role") == "assistant" and pending is not None:
+                topic = Topic(pending, self.locate(text), self.locate(text.split("\n\n")[0]))
+                pending = None
+        return topic
+
+    def _question(self, text: str, topic: Topic) -> str | None:
+        """The self-contained question a user turn asks, or None for small talk and page facts."""
+        if not text.strip() or smalltalk_kind(text) or fact_kind(text):
+            return None
+        text = strip_pleasantries(text)
+        if move_of(text) and topic.question:
+            return topic.question
+        return self.resolve(text, topic)
+
+    def resolve(self, text: str, topic: Topic) -> str:
+        previous = topic.question[:MAX_BORROWED_CHARS] if topic.question else None
+        return resolve_follow_up(text, previous)[: config.MAX_QUESTION_CHARS]
+
+    def locate(self, reply: str) -> tuple[tuple[int, int, int], ...]:
+        """The article lines a reply quoted, in the order it quoted them."""
+        norm = _norm(MARKER.sub(" ", reply))
+        if len(norm) < MIN_LINE_CHARS:
+            return ()
+        found = [(norm.find(key), where) for key, where in self._lines.items() if key in norm]
+        return tuple(where for _, where in sorted(found))
+
+    # -- moves: each returns (passage, text) blocks to quote, or [] when it has nothing to add
+    def example(self, topic: Topic) -> list[int]:
+        """Passages to search for an example: the current topic's top-level section first."""
+        if not topic.quoted:
+            return []
+        top = self.passages[topic.quoted[0][0]].section[:1]
+        return [i for i, p in enumerate(self.passages) if p.section[:1] == top and p.doc == self.passages[topic.quoted[0][0]].doc]
+
+    def more(self, topic: Topic) -> list[tuple[int, str]]:
+        """The units of the quoted passage not shown yet ([] when it was quoted whole: the
+        caller then answers the topic's question again)."""
+        if not topic.quoted:
+            return []
+        p = topic.quoted[0][0]
+        shown = {(q, u) for q, u, _ in topic.quoted}
+        return [(p, unit) for u, unit in enumerate(self.units[p]) if (p, u) not in shown]
+
+    def next(self, topic: Topic) -> list[tuple[int, str]]:
+        """What follows the point of the last answer (the last line of its first paragraph): the
+        next list item, sentence, or passage of the same section."""
+        if not topic.quoted:
+            return []
+        p, u, n = (topic.lead or topic.quoted)[-1]
+        lines = self.units[p][u].split("\n")
+        if LIST_ITEM.match(lines[n]) and n + 1 < len(lines):
+            return [(p, lines[n + 1])]
+        if u + 1 < len(self.units[p]):
+            return [(p, self.units[p][u + 1])]
+        following = p + 1
+        if (following < len(self.passages) and self.passages[following].section[:1] == self.passages[p].section[:1]
+                and self.passages[following].kind != "faq"):
+            return [(following, unit) for unit in self.units[following]]
+        return []
+
+
+def message_text(content) -> str:
+    """The text of a message's content (a string, or Gradio's list of parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return message_text(content.get("text") or content.get("content") or "")
+    if isinstance(content, (list, tuple)):
+        return " ".join(message_text(c) for c in content)
+    return ""
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().replace("’", "'").split())

@@ -1,0 +1,80 @@
+"""Questions about the page itself — its author, date, title, source, what it covers — answered
+from the knowledge file's front matter (as the manifest records it) and cited to the document.
+
+Recognised by how people ask about any article ("who wrote this?", "how recent is it?"), before
+follow-up rewriting, so "who's the author?" mid-conversation is never read as being about the
+previous topic.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .records import Answer, Hit
+
+_PAGE = r"(this|the|that|your|ur)\s+(article|page|post|blog|text|piece|guide|document|doc|content|write-?up|info|information|source)"
+PATTERNS = {
+    "author": re.compile(
+        r"\bwho\s*('?s|is|was)?\s*(the\s+)?(author|writer)\b|\bauthor\b|\bwriter\b|\bwritten\s+by\b|\bwho\s+(wrote|writes|authored|"
+        r"published|made|created|penned)\s+(this|it|the)\b|\bwho\s+(is|was)\s+(behind|responsible for)\s+(this|it)\b|"
+        r"\bwho\s+(wrote|published|made|created)\s*\??$|\bwhose\s+" + _PAGE, re.I),
+    "date": re.compile(
+        r"\b(when|what\s+date|which\s+date|what\s+year)\b.*\b(written|published|updated|posted|released|created|made|date[d]?)\b|"
+        r"\bhow\s+(old|recent|new|current|up[- ]to[- ]date|fresh|outdated|dated)\s+(is|was)\s+(this|it|the)\b|"
+        r"\b(last|latest)\s+(updated|update|revised|revision)\b|\b(publication|publish(ed)?|update|updated|release)\s+date\b|"
+        r"\b(is|was)\s+(this|it|the)(\s+(article|page|post|blog|info|information|guide))?\s+(recent|current|up[- ]to[- ]date|new|old|outdated|dated|still\s+(valid|relevant|current))\b|"
+        r"\bdate\s+(of|on)\s+" + _PAGE + r"|\bwhen\s+(was|is)\s+" + _PAGE + r"\b", re.I),
+    "title": re.compile(r"\b(title|headline)\b|\bwhat('?s|\s+is)\s+" + _PAGE + r"\s+(called|named)\b|\bname\s+of\s+" + _PAGE, re.I),
+    "source": re.compile(
+        r"\b(url|link|web\s*site|website)\b.*\b(article|page|post|this|it|source|original)\b|\bwhere\s+(is|does|did|was|can\s+i\s+(find|read))\s+"
+        r"(this|it|the\s+(article|page|info|information|text))\b.*\b(from|come|published|originally|original|find|read)\b|"
+        r"\b(original\s+(article|page|post|source)|sources?\s+(of|for)\s+" + _PAGE + r"|which\s+(site|website|blog))\b|"
+        r"\bwhat('?s|\s+is)\s+(the|your)\s+source\s*\??$", re.I),
+    "about": re.compile(
+        r"\bwhat('?s|\s+is|\s+does)\s+" + _PAGE + r"\s+(all\s+)?(about|cover|covering|discuss|talk\s+about|say)\s*\??$|"
+        r"\bwhat\s+(is|are)\s+(the\s+)?(topics?|subject|main\s+points?|sections?|contents?)\s+(of|in|covered\s+(by|in))\s+" + _PAGE + r"|"
+        r"\b(summari[sz]e|summary\s+of|overview\s+of|tl;?dr)\s+" + _PAGE + r"|\bwhat\s+(topics|things)\s+(does|do)\s+(it|this|the\s+article|you)\s+cover\b|"
+        r"\bwhat\s+(is|are)\s+(this|it)\s+(about|covering)\s*\??$|\bwhat\s+am\s+i\s+reading\b|\bwhat\s+does\s+it\s+cover\b", re.I),
+}
+ORDER = ("author", "date", "title", "source", "about")
+
+
+def fact_kind(text: str) -> str | None:
+    """Which fact about the page a question asks for, or None."""
+    for kind in ORDER:
+        if PATTERNS[kind].search(text):
+            return kind
+    return None
+
+
+def _when(doc: dict) -> str:
+    return f"updated {doc['updated']}" if doc.get("updated") else "no date given"
+
+
+def fact_answer(kind: str, docs: list[dict]) -> Answer:
+    """The answer from each document's front matter (several documents: each says its own)."""
+    lines, citations = [], []
+    for n, doc in enumerate(docs, 1):
+        title = f"**{doc['title']}**"
+        author = doc.get("author")
+        if kind == "author":
+            line = f"{title} is by {author}." if author else f"{title} does not name its author."
+        elif kind == "date":
+            line = f"{title} was last updated on {doc['updated']}." if doc.get("updated") else f"{title} gives no date."
+        elif kind == "title":
+            line = f"The article is titled {title}" + (f", by {author}." if author else ".")
+        elif kind == "source":
+            where = doc.get("url") or doc.get("source")
+            line = f"{title} comes from {where}." if where else f"{title} does not say where it was published."
+        else:
+            sections = [s for s in doc.get("sections", []) if s.lower() not in ("conclusion", "introduction", "intro")]
+            byline = ", ".join(x for x in (author and f"by {author}", doc.get("updated") and _when(doc)) if x)
+            line = f"This is {title}" + (f" ({byline})" if byline else "") + "."
+            if sections:
+                line += " It covers: " + "; ".join(sections) + "."
+        lines.append(f"{line} [{n}]")
+        facts = [f"Title: {doc['title']}"] + [f"{k.capitalize()}: {doc[k]}" for k in ("author", "updated", "source", "url") if doc.get(k)]
+        citations.append(Hit(id=f"{doc['slug']}/about", text="\n".join(facts), score=1.0, section="About this article",
+                             source=doc.get("file", doc["slug"] + ".md"), kind="document", document=doc["title"],
+                             url=doc.get("url", "")))
+    return Answer(text="\n\n".join(lines), citations=citations, kind="answer", confidence=1.0)

@@ -1,0 +1,96 @@
+"""Small talk: greetings, thanks, goodbyes, acknowledgements, apologies and questions about the
+bot itself, in many phrasings and learners' spellings. Recognised before anything else, so a
+"thanks!" after an answer is never read as a follow-up question.
+
+A message is small talk when every word is either a small-talk word or a filler ("thanks a lot
+mate", "ok great", "gud morning") — a lexicon of ordinary English, not of any article.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+KIND_WORDS = {
+    "bye": {"bye", "byee", "byebye", "goodbye", "cya", "farewell", "goodnight", "ciao", "later"},
+    "thanks": {"thanks", "thank", "thankyou", "thanx", "thnx", "thnks", "thx", "tnx", "tks", "ty", "tysm", "tq",
+               "cheers", "appreciate", "appreciated", "grateful", "gracias", "merci", "danke"},
+    "sorry": {"sorry", "sry", "apologies", "apologize", "apologise", "oops", "pardon"},
+    "greeting": {"hi", "hii", "hiii", "hello", "helo", "hallo", "hullo", "hey", "heya", "hiya", "howdy", "yo",
+                 "greetings", "morning", "afternoon", "evening", "namaste", "sup", "gm"},
+    "ack": {"ok", "okay", "okk", "okey", "k", "kk", "cool", "great", "nice", "good", "gud", "understood", "alright",
+            "sure", "awesome", "perfect", "fine", "hmm", "hm", "yes", "yeah", "yep", "yup", "no", "nope", "wow",
+            "interesting", "noted", "right", "clear", "excellent", "amazing", "brilliant", "lovely", "neat", "fair",
+            "gotcha", "got", "it", "makes", "sense", "helpful", "useful", "super", "fantastic"},
+}
+PRIORITY = ("bye", "thanks", "sorry", "greeting", "ack")
+FILLER = {
+    "a", "lot", "so", "much", "very", "you", "u", "ya", "again", "mate", "buddy", "bro", "man", "dude", "friend",
+    "bot", "rolebot", "there", "all", "everyone", "for", "the", "your", "ur", "help", "info", "answer", "answers",
+    "that", "this", "is", "was", "s", "just", "really", "day", "oh", "ah", "and", "well", "then", "see", "i", "we",
+    "me", "too", "now", "to", "have", "one", "sir", "madam", "dear", "guys", "folks", "its", "that's", "thats",
+    "ok", "good", "my", "bad", "be", "will", "take", "care", "nice", "talk", "soon", "everything", "all",
+    "information", "explanation", "reply", "indeed", "totally", "quite", "pretty", "kind", "of", "very", "vry",
+    "pls", "please", "plz", "job", "work", "stuff",
+}
+_SPELLED = sorted(w for words in KIND_WORDS.values() for w in words if len(w) >= 5)
+
+ABOUT = re.compile(
+    r"^(what can (you|u) (do|help( me)? with|answer|tell me)|what do (you|u) (do|know)|who (are|r) (you|u)|"
+    r"what (are|r) (you|u)( for)?|(are|r) (you|u) (a |an )?(human|real|person|bot|robot|ai|machine|computer|"
+    r"chatbot|real person|human being|live agent)|is this (a )?(bot|human|real person|ai)|"
+    r"who (made|built|created|programmed|trained) (you|u|this)|how (do|does) (you|u|this|this bot|this chat) work|"
+    r"(can|could) (you|u) help( me)?|help( me)?|i need help|what is this( bot| chat| thing| tool)?|"
+    r"what can i ask( you| u)?|how (can|do) i use (you|u|this)|how can (you|u) help( me)?|what are (you|u) able to do|"
+    r"what('s| is) your (name|purpose|job))$"
+)
+BYE = re.compile(r"^(see (you|ya|u)( later| soon| around)?|take care|have a (good|nice|great) (day|one|evening|night)|"
+                 r"talk (to (you|u) )?(later|soon)|catch (you|ya|u) later|gotta go|i have to go|i'?m done|that'?s all)$")
+_PUNCT = re.compile(r"[^\w\s']")
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip("'") for w in _PUNCT.sub(" ", text.lower()).split() if w.strip("'")]
+
+
+def _kind_of(word: str) -> str | None:
+    for kind in PRIORITY:
+        if word in KIND_WORDS[kind]:
+            return kind
+    if len(word) >= 5:  # "thankss", "thnaks", "helo": one slip of the keys
+        match = process.extractOne(word, _SPELLED, scorer=Levenshtein.distance, score_cutoff=1)
+        if match:
+            return _kind_of(match[0])
+    return None
+
+
+def smalltalk_kind(text: str) -> str | None:
+    """Which kind of small talk the whole message is ("about" for questions about the bot), or None."""
+    words = _words(text)
+    if not words or len(words) > 8:
+        return None
+    key = " ".join(words)
+    if BYE.match(key):
+        return "bye"
+    if ABOUT.match(key) or ABOUT.match(" ".join(w for w in words if w not in {"please", "pls", "plz", "hi", "hey", "hello"})):
+        return "about"
+    kinds = set()
+    for word in words:
+        kind = _kind_of(word)
+        if kind is None and word not in FILLER:
+            return None
+        if kind is not None and not (kind == "ack" and word in FILLER):
+            kinds.add(kind)
+    if not kinds and {"good", "ok", "nice"} & set(words):
+        kinds.add("ack")
+    return next((k for k in PRIORITY if k in kinds), None)
+
+
+_LEADING = re.compile(r"^\W*((hi|hello|hey|hiya|ok(ay)?|thanks|thank you|thx|cool|great|nice|got it|alright)\b[\s,.!:;-]*)+(?=\w)", re.I)
+
+
+def strip_pleasantries(text: str) -> str:
+    """'thanks! and what tools do they use?' asks a question: drop the pleasantry and answer it."""
+    return _LEADING.sub("", text).strip() or text
