@@ -12,16 +12,30 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-FLOORS = {
+FLOORS = {  # eval/questions.jsonl: the dev set the weights and threshold were fitted on
     "hit@1": 0.77,
     "hit@3": 0.89,
     "mrr@10": 0.83,
-    "answer_acc": 0.87,
+    "answer_acc": 0.86,
+    "lead": 0.72,
     "answered": 0.97,
-    "abstain_precision": 0.95,
-    "abstain_recall": 0.82,
+    "abstain_precision": 0.90,
+    "abstain_recall": 0.85,
     "smalltalk": 1.0,
     "multiturn": 0.75,
+}
+# eval/test.jsonl: written blind, read only as totals. Floors a little under today's figures
+# (README), far under the targets of the quality issue, which are not met yet.
+TEST_FLOORS = {
+    "hit@1": 0.56,
+    "hit@3": 0.79,
+    "answer_acc": 0.76,
+    "lead": 0.62,
+    "answered": 0.90,
+    "abstain_recall": 0.90,
+    "facts": 0.90,
+    "smalltalk": 0.80,
+    "conversations": 0.32,
 }
 
 
@@ -30,9 +44,24 @@ def report(assistant):
     return evaluate(assistant, load_set(ROOT / "eval" / "questions.jsonl"))
 
 
+@pytest.fixture(scope="module")
+def test_report(assistant):
+    return evaluate(assistant, load_set(ROOT / "eval" / "test.jsonl"), baselines=False)
+
+
 @pytest.mark.parametrize("metric", sorted(FLOORS))
 def test_rolebot_stays_at_its_level(report, metric):
     assert report.rows["rolebot"][metric] >= FLOORS[metric]
+
+
+@pytest.mark.parametrize("metric", sorted(TEST_FLOORS))
+def test_held_out_set_stays_at_its_level(test_report, metric):
+    assert test_report.rows["rolebot"][metric] >= TEST_FLOORS[metric]
+
+
+def test_dev_conversations_follow_the_topic(assistant):
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations.jsonl"), baselines=False).rows["rolebot"]
+    assert rows["conversations"] >= 0.6 and rows["follow_ups"] >= 0.65
 
 
 def test_rolebot_beats_both_baselines_by_a_wide_margin(report):
@@ -40,6 +69,13 @@ def test_rolebot_beats_both_baselines_by_a_wide_margin(report):
     for name in ("bm25-500char", "dense-500char"):
         assert ours["hit@1"] >= report.rows[name]["hit@1"] + 0.25
         assert ours["hit@3"] >= report.rows[name]["hit@3"] + 0.15
+
+
+def test_held_out_set_shape():
+    items = load_set(ROOT / "eval" / "test.jsonl")
+    cats = [i["category"] for i in items]
+    assert len(items) >= 150 and cats.count("conversation") >= 30
+    assert all(2 <= len(i["turns"]) <= 4 for i in items if i["category"] == "conversation")
 
 
 def test_eval_set_shape():

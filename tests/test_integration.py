@@ -107,3 +107,22 @@ def test_suggestions_are_offered(assistant):
     ans = assistant.answer("What tools do ML engineers use?")
     assert 2 <= len(ans.suggestions) <= 3
     assert all(isinstance(s, str) and s for s in ans.suggestions)
+
+
+@pytest.mark.parametrize("question", ["What tools do ML engineers use?", "what does a data scientist produce?",
+                                      "how much do data scientists earn?", "hello", "what is the conclusion?"])
+def test_suggestions_are_questions_a_learner_would_click(assistant, question):
+    for suggestion in assistant.answer(question).suggestions:
+        assert suggestion.endswith("?"), suggestion  # never a bare heading like "Conclusion"
+
+
+def test_a_fix_from_the_conversation_reaches_the_answer(assistant):
+    """Small talk and page facts mid-conversation are never rewritten into the previous topic."""
+    first = assistant.answer("what does an ML engineer do?")
+    history = [{"role": "user", "content": "what does an ML engineer do?"}, {"role": "assistant", "content": first.text}]
+    assert first.text.startswith("An ML Engineer is responsible")  # the defining sentence leads
+    author = assistant.answer("who's the author?", history)
+    assert author.kind == "answer" and "KnowledgeHut" in author.text and author.citations[0].kind == "document"
+    assert assistant.answer("cheers mate", history).kind == "smalltalk"
+    example = assistant.answer("show me a concrete case", history)
+    assert "Netflix" in example.text and example.citations[0].id.endswith("real-world-example/1")

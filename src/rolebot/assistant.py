@@ -53,12 +53,17 @@ class Assistant:
         self.threshold = ABSTAIN_THRESHOLD if threshold is None else threshold
         titles = sorted({p.title for p in retriever.passages})
         self.title = titles[0] if len(titles) == 1 else "the knowledge base"
-        # Words of the declared not-covered topics that the knowledge itself never uses:
-        # a question using one ("salary", "analyst") asks about something declared absent.
+        # Words of a document's declared not-covered topics that the document itself never uses:
+        # a question using one ("salary", "analyst") asks about something it declares absent.
+        # Per document, so another document that does use the word does not cancel the claim.
         stem = retriever.stem
-        corpus_stems = {stem(w) for w in retriever.vocabulary}
-        topics = " ".join(retriever.manifest.get("not_covered", []))
-        self._scope_stems = {stem(w) for w in content_words(topics)} - corpus_stems
+        merged = retriever.manifest.get("not_covered", [])
+        self._scope_stems: dict[str, set[str]] = {}
+        for doc in {p.doc for p in retriever.passages}:
+            entry = next((d for d in retriever.manifest.get("documents", []) if d["slug"] == doc), {})
+            own = {stem(w) for p in retriever.passages if p.doc == doc for w in content_words(f"{p.heading} {p.question} {p.text}")}
+            topics = " ".join(entry.get("not_covered", merged))
+            self._scope_stems[doc] = {stem(w) for w in content_words(topics)} - own
         leaves = [p.section[-1] for p in {p.section: p for p in retriever.passages if p.section}.values()]
         self._repeated = {h for h in leaves if leaves.count(h) > 1}
         self.composer = Composer(retriever)
@@ -150,7 +155,10 @@ class Assistant:
             within = self.conversation.example(topic)
             if not within:
                 return None
-            query = self.retriever.normalize(f"{text} {topic.question}")
+            # The section names the subject ("What Is an ML Engineer?"); the old question would
+            # pull the search back to the passage already shown.
+            section = self.retriever.passages[topic.quoted[0][0]].section[:1]
+            query = self.retriever.normalize(f"{text} ({' '.join(section) or topic.question})")
             vec = self.retriever.embedder.encode_queries([query])[0]
             rows = self.retriever.score_within(query, vec, within)
             shown = set(topic.passages)
@@ -170,7 +178,8 @@ class Assistant:
         known = [w for w in words if w in vocab]
         scope = self.retriever.data.scope_vectors
         near_scope = float((scope @ vec).max()) if len(scope) else 0.0
-        scope_word = float(any(self.retriever.stem(w) in self._scope_stems for w in words))
+        declared = self._scope_stems.get(self.retriever.passages[top.passage].doc, set())
+        scope_word = float(any(self.retriever.stem(w) in declared for w in words))
         return {
             "dense": top.dense,  # best cosine between the question and a passage, sentence or list item
             "coverage": len(known) / len(words) if words else 0.0,  # question words the knowledge uses

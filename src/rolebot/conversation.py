@@ -83,12 +83,13 @@ class Conversation:
         if not isinstance(history, (list, tuple)):
             return topic
         for message in [m for m in history[-2 * config.MAX_HISTORY_TURNS :] if isinstance(m, dict)]:
-            text = clean_text(message_text(message.get("content", "")))[: config.MAX_QUESTION_CHARS]
+            text = message_text(message.get("content", ""))
             if message.get("role") == "user":
-                pending = self._question(text, topic)
+                pending = self._question(clean_text(text)[: config.MAX_QUESTION_CHARS], topic)
                 if pending is not None:
                     topic = Topic(pending)
             elif message.get("role") == "assistant" and pending is not None:
+                text = text[: 4 * config.MAX_QUESTION_CHARS]  # a reply is at most ~600 characters
                 topic = Topic(pending, self.locate(text), self.locate(text.split("\n\n")[0]))
                 pending = None
         return topic
@@ -119,8 +120,11 @@ class Conversation:
         """Passages to search for an example: the current topic's top-level section first."""
         if not topic.quoted:
             return []
-        top = self.passages[topic.quoted[0][0]].section[:1]
-        return [i for i, p in enumerate(self.passages) if p.section[:1] == top and p.doc == self.passages[topic.quoted[0][0]].doc]
+        first = self.passages[topic.quoted[0][0]]
+        section = [i for i, p in enumerate(self.passages) if p.section[:1] == first.section[:1] and p.doc == first.doc]
+        # A section headed like an example ("Real-World Example", "Case study") is the answer.
+        headed = [i for i in section if MOVES["example"].search(" ".join(self.passages[i].section))]
+        return headed or section
 
     def more(self, topic: Topic) -> list[tuple[int, str]]:
         """The units of the quoted passage not shown yet ([] when it was quoted whole: the

@@ -253,6 +253,7 @@ def _doc_entry(doc: Document, knowledge_dir: Path) -> dict:
         # What the article says about itself, for questions about the page (author, date, …).
         **{key: str(doc.meta[key]) for key in ("author", "updated", "source") if doc.meta.get(key)},
         "sections": list(dict.fromkeys(p.section[0] for p in doc.passages if p.section)),
+        "not_covered": doc.not_covered,
     }
 
 

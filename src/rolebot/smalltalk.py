@@ -23,7 +23,8 @@ KIND_WORDS = {
     "ack": {"ok", "okay", "okk", "okey", "k", "kk", "cool", "great", "nice", "good", "gud", "understood", "alright",
             "sure", "awesome", "perfect", "fine", "hmm", "hm", "yes", "yeah", "yep", "yup", "no", "nope", "wow",
             "interesting", "noted", "right", "clear", "excellent", "amazing", "brilliant", "lovely", "neat", "fair",
-            "gotcha", "got", "it", "makes", "sense", "helpful", "useful", "super", "fantastic"},
+            "gotcha", "got", "it", "makes", "sense", "helpful", "useful", "super", "fantastic", "lol", "haha", "hehe",
+            "nvm", "nevermind", "thumbs", "understand", "glad", "rock", "rocks"},
 }
 PRIORITY = ("bye", "thanks", "sorry", "greeting", "ack")
 FILLER = {
@@ -33,7 +34,7 @@ FILLER = {
     "me", "too", "now", "to", "have", "one", "sir", "madam", "dear", "guys", "folks", "its", "that's", "thats",
     "ok", "good", "my", "bad", "be", "will", "take", "care", "nice", "talk", "soon", "everything", "all",
     "information", "explanation", "reply", "indeed", "totally", "quite", "pretty", "kind", "of", "very", "vry",
-    "pls", "please", "plz", "job", "work", "stuff",
+    "pls", "please", "plz", "job", "work", "stuff", "know", "mind", "never", "anyway", "up", "are", "now", "get",
 }
 _SPELLED = sorted(w for words in KIND_WORDS.values() for w in words if len(w) >= 5)
 
@@ -46,6 +47,8 @@ ABOUT = re.compile(
     r"what can i ask( you| u)?|how (can|do) i use (you|u|this)|how can (you|u) help( me)?|what are (you|u) able to do|"
     r"what('s| is) your (name|purpose|job))$"
 )
+HELLO = re.compile(r"^(how (are|r) (you|u)( doing| today)?|how'?s it going|how do you do|what'?s up|wass?up|"
+                   r"nice to meet (you|u)|good to see (you|u)|anyone there|is anyone there)$")
 BYE = re.compile(r"^(see (you|ya|u)( later| soon| around)?|take care|have a (good|nice|great) (day|one|evening|night)|"
                  r"talk (to (you|u) )?(later|soon)|catch (you|ya|u) later|gotta go|i have to go|i'?m done|that'?s all)$")
 _PUNCT = re.compile(r"[^\w\s']")
@@ -74,6 +77,8 @@ def smalltalk_kind(text: str) -> str | None:
     key = " ".join(words)
     if BYE.match(key):
         return "bye"
+    if HELLO.match(key):
+        return "greeting"
     if ABOUT.match(key) or ABOUT.match(" ".join(w for w in words if w not in {"please", "pls", "plz", "hi", "hey", "hello"})):
         return "about"
     kinds = set()
