@@ -116,7 +116,7 @@ def test_suggestions_are_questions_a_learner_would_click(assistant, question):
         assert suggestion.endswith("?"), suggestion  # never a bare heading like "Conclusion"
 
 
-def test_a_fix_from_the_conversation_reaches_the_answer(assistant):
+def test_small_talk_page_facts_and_examples_mid_conversation(assistant):
     """Small talk and page facts mid-conversation are never rewritten into the previous topic."""
     first = assistant.answer("what does an ML engineer do?")
     history = [{"role": "user", "content": "what does an ML engineer do?"}, {"role": "assistant", "content": first.text}]
