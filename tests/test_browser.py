@@ -315,3 +315,25 @@ def test_allow_origin_blocks_other_sites(article_index, browser, tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_widget_script_in_head_waits_for_the_body(server, browser, tmp_path):
+    base, _ = server
+    site = tmp_path / "head-site"
+    site.mkdir()
+    (site / "index.html").write_text(f'<!doctype html><html><head><script src="{base}/embed.js"></script></head>'
+                                     "<body><h1>Course</h1></body></html>")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *a: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"http://127.0.0.1:{httpd.server_address[1]}/index.html")
+        page.locator(".rolebot-button").wait_for(timeout=10_000)
+        assert errors == []
+    finally:
+        page.close()
+        httpd.shutdown()

@@ -111,3 +111,42 @@ def test_defaults_follow_the_working_folder(tmp_path):
     assert not (ROOT / "knowledge" / "product-vs-project-manager.md").exists()
     listed = _rolebot(course, "list")
     assert "product-vs-project-manager" in listed.stdout and "2 document(s)" in listed.stdout
+
+
+def test_add_refuses_a_name_the_loader_would_skip(tmp_path, capsys):
+    page = tmp_path / "README.md"
+    page.write_text("# Notes\n\nSome text about data.\n")
+    args = ["--knowledge", str(tmp_path / "k"), "--index", str(tmp_path / "i")]
+    assert main(args + ["add", str(page)]) == 1
+    assert "never reads" in capsys.readouterr().err and not (tmp_path / "k" / "readme.md").exists()
+
+
+@pytest.mark.slow
+def test_add_force_restores_the_original_when_the_build_fails(tmp_path, capsys):
+    from conftest import ARTICLE
+
+    knowledge = tmp_path / "k"
+    knowledge.mkdir()
+    (knowledge / "ml-engineer-vs-data-scientist.md").write_bytes(ARTICLE.read_bytes())
+    (knowledge / "notes.md").write_text("---\ntitle: Notes\n---\n\n# Notes\n\nSome text about data.\n")
+    original = (knowledge / "notes.md").read_bytes()
+    clash = tmp_path / "notes.md"  # same slug, but the title of the other document: the build fails
+    clash.write_text("---\ntitle: \"ML Engineer vs Data Scientist: What’s the Real Difference in Jobs?\"\n---\n\n# X\n\nText.\n")
+    args = ["--knowledge", str(knowledge), "--index", str(tmp_path / "i")]
+    assert main(args + ["add", "--force", str(clash)]) == 1
+    assert (knowledge / "notes.md").read_bytes() == original
+    assert "restored the previous" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_allowed_origins_are_trimmed(env_paths, monkeypatch):
+    import uvicorn
+
+    import rolebot.server
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    monkeypatch.setattr(rolebot.server, "create_app", lambda *a, **k: seen.update(k))
+    monkeypatch.setenv("ROLEBOT_ALLOW_ORIGINS", " https://a.example , https://b.example,")
+    assert main(["serve", "--db", os.devnull]) == 0
+    assert seen["allow_origins"] == ["https://a.example", "https://b.example"]

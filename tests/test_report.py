@@ -48,3 +48,18 @@ def test_report_command(tmp_path, capsys):
     assert csv_path.read_text().startswith("type,count_or_down")
     assert main(["report", "--db", str(db), "--since", "yesterday"]) == 2
     assert main(["report", "--db", str(tmp_path / "none.sqlite3")]) == 1
+
+
+def test_csv_cells_that_look_like_formulas_stay_text(tmp_path, fake_embedder):
+    import csv
+
+    from rolebot.report import write_csv
+
+    store = FeedbackStore(tmp_path / "f.sqlite3")
+    for question in ['=HYPERLINK("http://203.0.113.9","x")', "+1 what", "-rm", "@SUM(A1)", "\tx", "plain question"]:
+        store.record_not_found(question, 0.1)
+    path = tmp_path / "r.csv"
+    write_csv(build_report(store.rows(), fake_embedder), path)
+    questions = [row[3] for row in csv.reader(path.open(encoding="utf-8"))][1:]
+    assert questions and all(not q.startswith(("=", "+", "-", "@", "\t")) for q in questions)
+    assert "plain question" in questions and "'=HYPERLINK(\"http://203.0.113.9\",\"x\")" in questions

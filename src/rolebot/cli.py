@@ -75,11 +75,16 @@ def cmd_add(args) -> int:
     knowledge_dir, _ = index.default_paths(args.knowledge, args.index)
     slug, markdown = to_markdown(Path(args.source), title=args.title, url=args.url)
     target = knowledge_dir / f"{slug}.md"
+    if target.name.lower() == "readme.md":  # the loader skips README files: it would never be read
+        print(f"rolebot: error: {args.source} would become {target.name}, which rolebot never reads; "
+              "pass --title to give the document another name", file=sys.stderr)
+        return 1
     if target.exists() and not args.force:
         print(f"rolebot: error: {target} already exists; pass --force to replace it", file=sys.stderr)
         return 1
     doc = parse_document(markdown, target)
     knowledge_dir.mkdir(parents=True, exist_ok=True)
+    original = target.read_bytes() if target.exists() else None  # --force: kept until the build succeeds
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text(markdown, encoding="utf-8")
     os.replace(tmp, target)  # never a half-written knowledge file
@@ -88,7 +93,12 @@ def cmd_add(args) -> int:
     try:
         manifest = _rebuild(args)
     except RolebotError:
-        target.unlink()  # a document that breaks the build is not kept
+        if original is None:
+            target.unlink()  # a document that breaks the build is not kept
+        else:
+            tmp.write_bytes(original)
+            os.replace(tmp, target)  # the replaced document comes back as it was
+            print(f"restored the previous {target}", file=sys.stderr)
         raise
     print(f"index rebuilt: {manifest['passages']} passages, {manifest['embedded']} texts embedded, {manifest['reused']} reused")
     return 0
@@ -247,7 +257,7 @@ def cmd_serve(args) -> int:
     from .server import create_app
     from . import config
 
-    origins = args.allow_origin or [o for o in os.environ.get("ROLEBOT_ALLOW_ORIGINS", "").split(",") if o.strip()]
+    origins = [o.strip() for o in args.allow_origin or os.environ.get("ROLEBOT_ALLOW_ORIGINS", "").split(",") if o.strip()]
     bot = Assistant(_retriever(args))
     store = FeedbackStore(args.db or config.db_path())
     app = create_app(bot, store, allow_origins=origins)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from rapidfuzz.distance import Levenshtein
@@ -104,6 +105,8 @@ class Speller:
     def __init__(self, corpus_words: set[str], known_words: set[str] | None = None):
         self.corpus = sorted(w for w in corpus_words if len(w) >= 3)
         self.known = set(corpus_words) | (known_words or set()) | STOPWORDS
+        # A fuzzy match scans the whole vocabulary: remember each unknown word's correction.
+        self.correct_word = functools.lru_cache(maxsize=8192)(self.correct_word)
 
     def correct_word(self, word: str) -> str:
         lower = word.lower()

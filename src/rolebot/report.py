@@ -119,11 +119,21 @@ def format_report(report: Report, limit: int = 10) -> str:
     return "\n".join(lines)
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value) -> object:
+    """A learner's text as a spreadsheet cell: one starting like a formula is kept as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_csv(report: Report, path) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["type", "count_or_down", "up", "question", "variants_or_answer", "citations"])
         for c in report.unanswered:
-            w.writerow(["unanswered", c.count, "", c.question, " | ".join(c.variants), ""])
+            w.writerow([cell(x) for x in ["unanswered", c.count, "", c.question, " | ".join(c.variants), ""]])
         for d in report.downvoted:
-            w.writerow(["downvoted", d.down, d.up, d.question, d.answer, " ".join(d.citations)])
+            w.writerow([cell(x) for x in ["downvoted", d.down, d.up, d.question, d.answer, " ".join(d.citations)]])

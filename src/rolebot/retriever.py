@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ class Scored:
     unit_scores: tuple  # cosine of each answer unit (sentence or list), in passage order
 
 
+@functools.cache
 def bm25s_module():
     import bm25s
 
@@ -230,7 +232,8 @@ class Retriever:
         if not tokens or not tokens[0]:
             return {}
         scores = self._bm25.get_scores(tokens[0])
-        top = np.argsort(-scores)[: max(limit, 1)]
+        limit = min(max(limit, 1), len(scores))
+        top = np.argpartition(-scores, limit - 1)[:limit]  # the best `limit`, unordered: O(n), not a full sort
         return {int(p): float(scores[p]) for p in top if scores[p] > 0 and (allowed is None or int(p) in allowed)}
 
     def hit(self, s: Scored) -> Hit:

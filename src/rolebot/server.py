@@ -487,9 +487,10 @@ def create_app(
         history = [{"role": t.role, "content": scrub(t.content)} for t in turns]
         return await in_worker(run_ask, scrub(body.question), history)
 
+    script = resources.files("rolebot").joinpath("static/embed.js").read_text(encoding="utf-8")  # once, not per request
+
     @api.get("/embed.js", include_in_schema=False)
     def embed_js():
-        script = resources.files("rolebot").joinpath("static/embed.js").read_text(encoding="utf-8")
         return Response(script, media_type="application/javascript", headers={"Cache-Control": "max-age=300"})
 
     def run_chat(fn, *args):

@@ -90,6 +90,10 @@
   window.addEventListener("message", function (e) {
     if (e.origin === base && e.data === "rolebot:close") hide();
   });
-  document.body.appendChild(panel);
-  document.body.appendChild(button);
+  function mount() {
+    document.body.appendChild(panel);
+    document.body.appendChild(button);
+  }
+  // A <script> in <head> runs before <body> exists: wait for it.
+  if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
 })();
