@@ -208,12 +208,33 @@ def queue_env_check() -> dict:
 
 
 # -- 6: concurrent users -------------------------------------------------------------------
+def shipped_setting() -> str:
+    """What `rolebot serve` does today, read from the source (others may change it)."""
+    import re
+
+    import rolebot.server
+    import torch
+
+    queue = re.search(r"default_concurrency_limit=(\w+)", Path(rolebot.server.__file__).read_text())
+    return (f"as shipped (queue {queue.group(1) if queue else '?'}, {getattr(rolebot.server, 'ANSWER_WORKERS', '?')} "
+            f"answer threads, torch {torch.get_num_threads()} threads)")
+
+
+LOAD_SETTINGS = {  # label -> bench/serve_patched.py settings ({} = `rolebot serve` as shipped)
+    "shipped": {},
+    "queue 1": {"BENCH_QUEUE_LIMIT": "1"},
+    "queue 4": {"BENCH_QUEUE_LIMIT": "4"},
+    "queue unlimited": {"BENCH_QUEUE_LIMIT": "none"},
+    "queue 1, 1 answer thread, torch 1 thread": {"BENCH_QUEUE_LIMIT": "1", "BENCH_ANSWER_WORKERS": "1", "BENCH_TORCH_THREADS": "1"},
+}
+
+
 def load_section(work: Path, knowledge: Path, idx: Path, pool: list[str], quick: bool, running: Server | None = None) -> dict:
-    """Each queue limit on a fresh server; --quick runs only the shipped limit, on `running`."""
+    """Each setting on a fresh server; --quick runs only the shipped one, on `running`."""
     users, seconds = (4, 3) if quick else (50, 30)
     runs = []
-    for limit in [None] if quick else [None, "1", "4", "none"]:
-        server = running if quick else Server(work, knowledge, idx, queue_limit=limit)
+    for label, settings in list(LOAD_SETTINGS.items())[: 1 if quick else None]:
+        server = running if quick else Server(work, knowledge, idx, settings)
         server.wait_first_answer()
         raw = serverctl.load_test(server.base, pool, users, seconds)
         rss = server.memory()
@@ -225,14 +246,16 @@ def load_section(work: Path, knowledge: Path, idx: Path, pool: list[str], quick:
             ok = [ms for _, outcome, ms in recs if outcome == "ok"]
             by_kind[kind] = stats(ok) | {"throughput": round(len(ok) / raw["elapsed"], 2), "errors": len(recs) - len(ok),
                                          "error_kinds": dict(Counter(o for _, o, _ in recs if o != "ok"))}
-        runs.append({"queue_limit": "2 (shipped)" if limit is None else limit, "by_kind": by_kind, "rss_after_mb": rss,
+        runs.append({"setting": shipped_setting() if label == "shipped" else label, "by_kind": by_kind, "rss_after_mb": rss,
                      "elapsed": raw["elapsed"], "unfinished_users": raw["unfinished_users"]})
-    return {"users": users, "seconds": seconds, "runs": runs, "queue_env_check": queue_env_check(),
+    env_check = queue_env_check()
+    return {"users": users, "seconds": seconds, "runs": runs, "queue_env_check": env_check,
             "note": f"{users} users ({users // 2} POST /api/ask with httpx, {users - users // 2} gradio_client "
                     f"`predict(q, api_name='/chat')`), {seconds} s each, half the questions never seen before (uncached). "
-                    "Limits other than 2 were run through bench/serve_patched.py: GRADIO_DEFAULT_CONCURRENCY_LIMIT does not "
-                    "override the explicit value in server.py (checked: see queue_env_check). The load generator shares "
-                    "the 2 cores with the server."}
+                    "Settings other than the shipped ones were run through bench/serve_patched.py: GRADIO_DEFAULT_CONCURRENCY_LIMIT "
+                    "does not override the explicit `queue(default_concurrency_limit=2)` in server.py (checked: "
+                    f"{env_check}). /api/ask does not go through the Gradio queue: it runs on the server's own answer "
+                    "threads. The rate limit is off (every user is 127.0.0.1). The load generator shares the 2 cores with the server."}
 
 
 # -- targets and main ----------------------------------------------------------------------

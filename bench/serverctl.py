@@ -24,18 +24,18 @@ def free_port() -> int:
 
 
 class Server:
-    """`rolebot serve` (or the bench's queue-limit launcher) on a free port, timed to its first answer."""
+    """`rolebot serve` (or bench/serve_patched.py with other settings) on a free port, timed to its first answer."""
 
-    def __init__(self, work: Path, knowledge: Path, index: Path, queue_limit: str | None = None):
+    def __init__(self, work: Path, knowledge: Path, index: Path, settings: dict | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        if queue_limit is None:  # the shipped command
+        if not settings:  # the shipped command
             cmd = [str(BIN / "rolebot"), "serve", "--port", str(self.port)]
         else:
             cmd = [sys.executable, str(Path(__file__).with_name("serve_patched.py")), "serve", "--port", str(self.port)]
         # Every request comes from 127.0.0.1, so the per-client rate limit is turned off.
         env = offline_env(ROLEBOT_DB=work / f"feedback-{self.port}.sqlite3", ROLEBOT_INDEX=index, ROLEBOT_RATE_LIMIT="off",
-                          ROLEBOT_KNOWLEDGE=knowledge, BENCH_QUEUE_LIMIT=queue_limit or "")
+                          ROLEBOT_KNOWLEDGE=knowledge, **(settings or {}))
         self.log = open(work / f"server-{self.port}.log", "w")
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=work)
