@@ -114,3 +114,29 @@ def test_head_answers_like_get_without_a_body(client, path):
     assert head.status_code == got.status_code != 405
     assert head.content == b""
     assert head.headers.get("content-type") == got.headers.get("content-type")
+
+
+def test_votes_are_filed_by_message_once_each(assistant, tmp_path):
+    """Two learners get the same answer text: each vote lands under its own question, a changed
+    vote replaces the first, and a vote on a message the session was never sent is refused."""
+    store = FeedbackStore(tmp_path / "votes.sqlite3")
+    chat = ChatApp(assistant, store)
+
+    class Request:
+        def __init__(self, session):
+            self.session_hash = session
+
+    class Like:
+        def __init__(self, index, liked):
+            self.index, self.liked, self.value = index, liked, "ignored: votes are keyed by message"
+
+    chat.respond("What tools do ML engineers use?", [], Request("alice"))
+    chat.respond("what tools do MLEs use", [], Request("bob"))
+    for liked in (True, False, False, True, False):  # bob changes his mind five times
+        chat.vote(Like(2, liked), Request("bob"))
+    chat.vote(Like(2, True), Request("alice"))
+    chat.vote(Like(40, True), Request("alice"))  # never sent: refused
+    chat.vote(Like(2, True), Request("mallory"))  # another session's message: refused
+    with sqlite3.connect(store.path) as db:
+        rows = db.execute("SELECT question, vote FROM events WHERE kind='vote' ORDER BY question").fetchall()
+    assert rows == [("What tools do ML engineers use?", 1), ("what tools do MLEs use", -1)]

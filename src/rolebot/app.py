@@ -116,17 +116,20 @@ class ChatApp:
         self.feedback = feedback
         # How an answer is run: the server passes its answer threads with their time limit.
         self.run = run or (lambda fn, *args: fn(*args))
-        # shown answer text -> (question, answer), so a vote can be tied to what was asked
-        self._recent: OrderedDict[str, tuple[str, Answer]] = OrderedDict()
+        # (session, message index) -> (question, answer, message id): a vote is filed under the
+        # message it was cast on, never under another learner's identical answer text
+        self._recent: OrderedDict[tuple[str, int], tuple[str, Answer, str]] = OrderedDict()
         self._recent_size = recent
         self._lock = threading.Lock()
 
-    def respond(self, message, history):
+    def respond(self, message, history, request: gr.Request = None):
         try:
             question = scrub(message_text(message))
             answer = self.run(self.assistant.answer, question, clean_history(history))
             messages = to_messages(answer)
-            self._remember(messages[-1].content, question, answer)
+            # The reply's messages follow the history and the learner's own message.
+            first = (len(history) if isinstance(history, (list, tuple)) else 0) + 1
+            self._remember(_session(request), range(first, first + len(messages)), question, answer)
         except TimeoutError:
             log.warning("a chat answer took longer than the time limit; told the learner to retry")
             return [gr.ChatMessage(role="assistant", content=BUSY)]
@@ -140,29 +143,31 @@ class ChatApp:
                 log.exception("recording an unanswered question failed")
         return messages
 
-    def _remember(self, shown: str, question: str, answer: Answer) -> None:
+    def _remember(self, session: str, indices, question: str, answer: Answer) -> None:
+        message_id = f"{session}:{indices[-1]}"
         with self._lock:
-            self._recent[shown] = (question, answer)
-            self._recent.move_to_end(shown)
+            for index in indices:
+                self._recent[(session, index)] = (question, answer, message_id)
+                self._recent.move_to_end((session, index))
             while len(self._recent) > self._recent_size:
                 self._recent.popitem(last=False)
 
-    def vote(self, data: gr.LikeData):
-        """Store a like or dislike; the learner sees a warning whenever it was not saved."""
+    def vote(self, data: gr.LikeData, request: gr.Request = None):
+        """Store a like or dislike for a message this session was sent (one per message; a
+        changed vote replaces it); the learner sees a warning whenever it was not saved."""
         if self.feedback is None:
             return
-        values = data.value if isinstance(data.value, list) else [data.value]
-        texts = [message_text(v) for v in values]
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
         with self._lock:
-            found = next((self._recent[t] for t in texts if t in self._recent), None)
+            found = self._recent.get((_session(request), index)) if isinstance(index, int) else None
         if found is None:
-            log.info("vote on a message this server did not answer (restarted?); not saved: %r", [t[:80] for t in texts])
+            log.info("vote on message %r that this session was not sent by this server (restarted?); not saved", index)
             gr.Warning("Your vote could not be saved: the chat was restarted since this answer.")
             return
-        question, answer = found
+        question, answer, message_id = found
         try:
             saved = self.feedback.record_vote(
-                question, answer.text, [c.id for c in answer.citations], answer.confidence, bool(data.liked)
+                question, answer.text, [c.id for c in answer.citations], answer.confidence, bool(data.liked), message_id
             )
         except Exception:  # the store logs and swallows its own failures; this is a backstop
             log.exception("saving a vote failed")
@@ -182,6 +187,11 @@ class ChatApp:
             return [h.to_dict() for h in self.assistant.retriever.search(scrub(str(query or "")), k=n)]
         except QueryError as exc:
             raise gr.Error(str(exc)) from None
+
+
+def _session(request) -> str:
+    # In-process calls (tests, the Python API) have no request: they share one session.
+    return str(getattr(request, "session_hash", None) or "-")
 
 
 def build_demo(assistant: Assistant, feedback=None, run=None) -> gr.Blocks:

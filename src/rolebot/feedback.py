@@ -35,6 +35,12 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_kind_at ON events(kind, at);
 """
+# Added later: which chat message a vote is about (session + turn), so a learner has one vote
+# per message and a changed vote replaces the old one. Older databases gain the column on open.
+MIGRATIONS = [
+    ("message", "ALTER TABLE events ADD COLUMN message TEXT"),
+]
+MESSAGE_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS events_message ON events(message) WHERE message IS NOT NULL"
 
 
 def _text(value) -> str:
@@ -83,6 +89,11 @@ class FeedbackStore:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.executescript(SCHEMA)
+                columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+                for column, statement in MIGRATIONS:
+                    if column not in columns:
+                        conn.execute(statement)
+                conn.execute(MESSAGE_INDEX)
             except BaseException:
                 conn.close()
                 raise
@@ -111,9 +122,10 @@ class FeedbackStore:
             conn = self._conn()
             with conn:
                 conn.execute(
-                    "INSERT INTO events (at, kind, question, answer, citations, confidence, vote) "
-                    "VALUES (:at, :kind, :question, :answer, :citations, :confidence, :vote)",
-                    row,
+                    "INSERT INTO events (at, kind, question, answer, citations, confidence, vote, message) "
+                    "VALUES (:at, :kind, :question, :answer, :citations, :confidence, :vote, :message) "
+                    "ON CONFLICT(message) WHERE message IS NOT NULL DO UPDATE SET vote = excluded.vote, at = excluded.at",
+                    {"message": None} | row,
                 )
                 if self.keep_days is not None and row["at"] - self._pruned_at > PRUNE_EVERY:
                     self._pruned_at = row["at"]
@@ -124,9 +136,12 @@ class FeedbackStore:
             self._drop()
             return False
 
-    def record_vote(self, question: str, answer: str, citations: list[str], confidence: float, liked: bool) -> bool:
+    def record_vote(self, question: str, answer: str, citations: list[str], confidence: float, liked: bool,
+                    message: str | None = None) -> bool:
+        """One vote; with ``message`` (session + turn) a later vote on the same message replaces it."""
         return self._write(
             {
+                "message": message,
                 "at": time.time(),
                 "kind": "vote",
                 "question": _text(question),
