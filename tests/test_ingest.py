@@ -205,3 +205,23 @@ def test_never_prints(capsys, tmp_path):
     with pytest.raises(KnowledgeError):
         to_markdown(DATA / "menu-only.txt")
     assert capsys.readouterr() == ("", "")
+
+
+def test_hostile_pages_are_capped_and_linear(tmp_path):
+    import time
+
+    from rolebot.ingest import MAX_PAGE_BYTES
+    from rolebot.knowledge import MAX_SLUG_CHARS
+
+    huge = tmp_path / "huge.html"
+    huge.write_bytes(b"<p>x</p>" * (MAX_PAGE_BYTES // 8 + 1))
+    with pytest.raises(KnowledgeError, match="larger than"):
+        to_markdown(huge)
+    repeated = "# Doc\n\n" + "".join(f"## Same heading\n\nText {i}.\n\n" for i in range(4000))
+    started = time.perf_counter()
+    doc = parse_document(repeated, Path("doc.md"))
+    assert time.perf_counter() - started < 5  # was quadratic: 8,000 took 100 s
+    ids = [p.id for p in doc.passages]
+    assert len(set(ids)) == len(ids) == 4000 and max(len(i) for i in ids) < 120
+    long = parse_document("# Doc\n\n## " + "word " * 2000 + "\n\nText.\n", Path("doc.md"))
+    assert len(long.passages[0].anchor) <= MAX_SLUG_CHARS

@@ -74,8 +74,14 @@ def to_markdown(source: Path, title: str | None = None, url: str | None = None) 
     return slug, _render(meta, body)
 
 
+MAX_PAGE_BYTES = 5 * 1024 * 1024  # an article page is well under 1 MB; more is not one article
+
+
 def _read(path: Path) -> str:
     try:
+        if path.stat().st_size > MAX_PAGE_BYTES:
+            raise KnowledgeError(f"the file is larger than {MAX_PAGE_BYTES // (1024 * 1024)} MB: save only the "
+                                 "article's page (or split it) and add that", path)
         data = path.read_bytes()
     except OSError as exc:
         raise KnowledgeError(f"cannot read the file ({exc.strerror or exc}); check the path "

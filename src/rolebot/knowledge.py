@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,10 +87,13 @@ class Document:
         return [t.strip() for t in self.meta.get("not_covered", "").split(";") if t.strip()]
 
 
+MAX_SLUG_CHARS = 80  # ids stay readable, whatever the heading
+
+
 def slugify(text: str) -> str:
     text = unicodedata.normalize("NFKD", NUMBERING.sub("", text))
     text = text.encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "section"
+    return re.sub(r"[^a-z0-9]+", "-", text)[: 4 * MAX_SLUG_CHARS].strip("-")[:MAX_SLUG_CHARS].strip("-") or "section"
 
 
 def split_units(text: str) -> list[str]:
@@ -209,15 +213,20 @@ def parse_document(text: str, path: Path, slug: str | None = None) -> Document:
     title = title or path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
 
     leaf_slugs = [slugify(p[-1]) if p else "intro" for p, _, _ in sections]
-    counts = {s: leaf_slugs.count(s) for s in leaf_slugs}
+    counts = Counter(leaf_slugs)
     passages: list[Passage] = []
     used: set[str] = set()
+    repeats: dict[str, int] = {}  # anchor -> the highest number given to a repeat of it
     for (heading_path, _, body), leaf in zip(sections, leaf_slugs):
         anchor = leaf
         if counts[leaf] > 1 and len(heading_path) > 1:
             anchor = f"{slugify(heading_path[-2])}--{leaf}"
-        while anchor in used:  # same heading twice under the same parent
-            anchor += "-2"
+        if anchor in used:  # same heading again under the same parent: number it (-2, -3, …)
+            n = repeats.get(anchor, 1)
+            while f"{anchor}-{n + 1}" in used:
+                n += 1
+            repeats[anchor] = n + 1
+            anchor = f"{anchor}-{n + 1}"
         used.add(anchor)
         is_faq = (
             len(heading_path) >= 2
