@@ -676,3 +676,10 @@ def test_citation_links_only_to_declared_http_urls():
         assert links(bad) == [], bad
     md = sources_markdown(Answer(text="x [1]", citations=[hit("https://example.org", "Tools](javascript:alert(1)) [x")]))
     assert LINK.findall(md) == ["https://example.org"]  # the brackets of the section are escaped
+
+
+def test_code_spans_keep_their_text_and_html_outside_is_escaped():
+    from rolebot.app import safe_markdown
+
+    assert safe_markdown("compare `a<b` with <b>bold</b>") == "compare `a<b` with &lt;b>bold&lt;/b>"
+    assert safe_markdown("``x<y`` <img src=x onerror=alert(1)>") == "``x<y`` &lt;img src=x onerror=alert(1)>"

@@ -49,6 +49,7 @@ JS = """
 SURROGATES = re.compile("[\ud800-\udfff]")
 IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 NON_WEB_LINK = re.compile(r"\[([^\]]*)\]\(\s*(?!https?://)[^)]*\)", re.I)
+CODE_SPAN = re.compile(r"(`+[^`\n]*?`+)")
 WEB_URL = re.compile(r"https?://[^\s()<>\[\]\"'`]+", re.I)
 SORRY = "Sorry, something went wrong while answering. Please try again."
 BUSY = "Sorry, I'm busy right now and couldn't answer in time. Please try again in a moment."
@@ -65,7 +66,10 @@ def safe_markdown(text: str) -> str:
     remote URLs), and links only to http(s) addresses. The Chatbot sanitizes HTML as well."""
     text = IMAGE.sub(lambda m: m.group(1), text)
     text = NON_WEB_LINK.sub(lambda m: m.group(1), text)
-    return text.replace("<", "&lt;")
+    # Inside a code span Markdown shows "&lt;" literally, and a code span is never HTML anyway:
+    # escape only outside them.
+    parts = CODE_SPAN.split(text)
+    return "".join(part if i % 2 else part.replace("<", "&lt;") for i, part in enumerate(parts))
 
 
 def sources_markdown(answer: Answer) -> str:
