@@ -37,19 +37,27 @@ class Report:
 
 
 def cluster(questions: list[str], times: list[float], vectors: np.ndarray, threshold: float = CLUSTER_SIMILARITY) -> list[Cluster]:
-    """Greedy clustering: each question joins the first cluster whose centre it is close to."""
-    centres: list[np.ndarray] = []
+    """Greedy clustering: each question joins the cluster whose centre it is closest to, if close
+    enough. Centres are kept as running sums in one matrix, so each question costs one
+    matrix-vector product over the clusters, not a mean over all earlier members."""
+    vectors = np.asarray(vectors, dtype="float32")
+    sums = np.zeros((max(len(vectors), 1), vectors.shape[1] if vectors.ndim == 2 else 1), dtype="float32")
+    units = np.zeros_like(sums)  # each cluster's centre, normalised
     members: list[list[int]] = []
     for i, vec in enumerate(vectors):
-        sims = [float(c @ vec) for c in centres]
-        best = int(np.argmax(sims)) if sims else -1
-        if best >= 0 and sims[best] >= threshold:
-            members[best].append(i)
-            centre = vectors[members[best]].mean(axis=0)
-            centres[best] = centre / (np.linalg.norm(centre) or 1.0)
-        else:
-            centres.append(vec)
-            members.append([i])
+        n = len(members)
+        if n:
+            sims = units[:n] @ vec
+            best = int(np.argmax(sims))
+            if sims[best] >= threshold:
+                members[best].append(i)
+                sums[best] += vec
+                units[best] = sums[best] / (np.linalg.norm(sums[best]) or 1.0)
+                continue
+        sums[n] = vec
+        units[n] = vec / (np.linalg.norm(vec) or 1.0)
+        members.append([i])
+    centres = list(units[: len(members)])
     out = []
     for centre, idx in zip(centres, members):
         central = max(idx, key=lambda i: float(vectors[i] @ centre))
