@@ -58,12 +58,14 @@ class Assistant:
         # Per document, so another document that does use the word does not cancel the claim.
         stem = retriever.stem
         merged = retriever.manifest.get("not_covered", [])
-        self._scope_stems: dict[str, set[str]] = {}
-        for doc in {p.doc for p in retriever.passages}:
-            entry = next((d for d in retriever.manifest.get("documents", []) if d["slug"] == doc), {})
-            own = {stem(w) for p in retriever.passages if p.doc == doc for w in content_words(f"{p.heading} {p.question} {p.text}")}
-            topics = " ".join(entry.get("not_covered", merged))
-            self._scope_stems[doc] = {stem(w) for w in content_words(topics)} - own
+        entries = {d["slug"]: d for d in retriever.manifest.get("documents", [])}
+        own: dict[str, set[str]] = {}
+        for p in retriever.passages:
+            own.setdefault(p.doc, set()).update(stem(w) for w in content_words(f"{p.heading} {p.question} {p.text}"))
+        self._scope_stems = {
+            doc: {stem(w) for w in content_words(" ".join(entries.get(doc, {}).get("not_covered", merged)))} - words
+            for doc, words in own.items()
+        }
         leaves = [p.section[-1] for p in {p.section: p for p in retriever.passages if p.section}.values()]
         self._repeated = {h for h in leaves if leaves.count(h) > 1}
         self.composer = Composer(retriever)

@@ -20,6 +20,7 @@ from .smalltalk import smalltalk_kind, strip_pleasantries
 
 MAX_BORROWED_CHARS = 300  # what a follow-up may take from the history: one question, capped
 MIN_LINE_CHARS = 20  # shorter lines ("Python", "- SQL") are too common to tell where a reply came from
+PIECE_END = re.compile(r"(?<=[.!?:])\s+|;\s+")  # sentences, and the "; " between lead items
 MARKER = re.compile(r"\s*\[\d+\]|\*\*|(?<!\w)\*(?!\s)|(?<!\s)\*(?!\w)")
 
 MOVES = {
@@ -108,12 +109,17 @@ class Conversation:
         return resolve_follow_up(text, previous)[: config.MAX_QUESTION_CHARS]
 
     def locate(self, reply: str) -> tuple[tuple[int, int, int], ...]:
-        """The article lines a reply quoted, in the order it quoted them."""
-        norm = _norm(MARKER.sub(" ", reply))
-        if len(norm) < MIN_LINE_CHARS:
-            return ()
-        found = [(norm.find(key), where) for key, where in self._lines.items() if key in norm]
-        return tuple(where for _, where in sorted(found))
+        """The article lines a reply quoted, in the order it quoted them: each line, sentence
+        and bold lead item of the reply looked up directly (cost grows with the reply, not
+        with the knowledge base)."""
+        found = []
+        for line in reply.split("\n"):
+            line = LIST_ITEM.sub("", MARKER.sub(" ", line).strip())
+            for piece in [line, *PIECE_END.split(line)]:
+                where = self._lines.get(_norm(piece))
+                if where is not None:
+                    found.append(where)
+        return tuple(dict.fromkeys(found))
 
     # -- moves: each returns (passage, text) blocks to quote, or [] when it has nothing to add
     def example(self, topic: Topic) -> list[int]:
