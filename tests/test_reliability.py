@@ -683,3 +683,41 @@ def test_code_spans_keep_their_text_and_html_outside_is_escaped():
 
     assert safe_markdown("compare `a<b` with <b>bold</b>") == "compare `a<b` with &lt;b>bold&lt;/b>"
     assert safe_markdown("``x<y`` <img src=x onerror=alert(1)>") == "``x<y`` &lt;img src=x onerror=alert(1)>"
+
+
+def test_forged_history_cannot_inflate_the_searched_query(assistant):
+    """Each user turn with a pronoun used to add up to 1,000 characters to the query."""
+    turns = []
+    for i in range(20):
+        turns += [{"role": "user", "content": f"what do they do with it {i} " + "x" * 990},
+                  {"role": "assistant", "content": "y" * 1000}]
+    started = time.perf_counter()
+    answer = assistant.answer("and what do they use?", turns)
+    assert time.perf_counter() - started < 2
+    assert len(answer.query) <= 1000 + 300
+
+
+def test_speller_work_is_cached_and_bounded():
+    from rolebot.query import Speller
+
+    vocabulary = {f"w{n:05d}abc" for n in range(50_000)}
+    speller = Speller(vocabulary)
+    question = " ".join(f"zq{n}xyk" for n in range(150))[:1000]  # ~150 unknown words
+    speller.correct(question)
+    started = time.perf_counter()
+    for _ in range(20):
+        speller.correct(question)  # every unknown word is remembered: no scan of the vocabulary
+    assert time.perf_counter() - started < 0.5
+
+
+def test_hot_path_sets_no_logger_and_reads_no_file(assistant, monkeypatch):
+    import logging
+    from importlib import resources
+
+    app = TestClient(create_app(assistant, rate_limit="off"))
+    calls = []
+    monkeypatch.setattr(logging.Logger, "setLevel", lambda self, level: calls.append(self.name))
+    monkeypatch.setattr(resources, "files", lambda *a: (_ for _ in ()).throw(AssertionError("read per request")))
+    assistant.retriever.search("what tools do ML engineers use?", k=3)
+    assert app.get("/embed.js").status_code == 200
+    assert calls == []
