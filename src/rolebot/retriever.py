@@ -12,7 +12,7 @@ import numpy as np
 
 from . import config
 from . import index as index_mod
-from .errors import IndexLoadError, KnowledgeError, QueryError
+from .errors import IndexLoadError, QueryError
 from .knowledge import Passage, knowledge_files
 from .query import Speller, expand_abbreviations, name_the_pair, title_pair, words
 from .records import Hit
