@@ -67,6 +67,18 @@ def retention_days(value=None) -> float | None:
         raise RolebotError(f"ROLEBOT_FEEDBACK_DAYS must be a number of days above 0 (or 'off'), not {value!r}") from None
 
 
+def _migrate(conn: sqlite3.Connection) -> None:
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+    for column, statement in MIGRATIONS:
+        if column not in columns:
+            try:
+                conn.execute(statement)
+            except sqlite3.OperationalError as exc:  # another connection added it a moment ago
+                if "duplicate column" not in str(exc):
+                    raise
+    conn.execute(MESSAGE_INDEX)
+
+
 class FeedbackStore:
     def __init__(self, path: str | Path, timeout: float = 2.0, keep_days: float | str | None = None):
         self.path = Path(path)
@@ -89,11 +101,7 @@ class FeedbackStore:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.executescript(SCHEMA)
-                columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
-                for column, statement in MIGRATIONS:
-                    if column not in columns:
-                        conn.execute(statement)
-                conn.execute(MESSAGE_INDEX)
+                _migrate(conn)
             except BaseException:
                 conn.close()
                 raise
