@@ -106,10 +106,7 @@ class Assistant:
     def resolve(self, question, history=None) -> str:
         """The self-contained question that will be searched (follow-ups rewritten)."""
         text = strip_pleasantries(clean(question)[: config.MAX_QUESTION_CHARS])
-        topic = self.conversation.topic(history)
-        if move_of(text) and topic.question:
-            return topic.question
-        return self.conversation.resolve(text, topic)
+        return self.conversation.resolve(text, self.conversation.topic(history))
 
     # -- steps ------------------------------------------------------------------------
     def _prepare(self, question, history, documents=None):

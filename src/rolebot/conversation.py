@@ -99,12 +99,13 @@ class Conversation:
         """The self-contained question a user turn asks, or None for small talk and page facts."""
         if not text.strip() or smalltalk_kind(text) or fact_kind(text):
             return None
-        text = strip_pleasantries(text)
-        if move_of(text) and topic.question:
-            return topic.question
-        return self.resolve(text, topic)
+        return self.resolve(strip_pleasantries(text), topic)
 
     def resolve(self, text: str, topic: Topic) -> str:
+        """The self-contained question a turn asks: the topic's own for a move ("an example?"),
+        else the text with its follow-up rewritten against the topic."""
+        if move_of(text) and topic.question:
+            return topic.question
         previous = topic.question[:MAX_BORROWED_CHARS] if topic.question else None
         return resolve_follow_up(text, previous)[: config.MAX_QUESTION_CHARS]
 
