@@ -11,6 +11,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# Builds fine-tune the encoder on their knowledge by default (embedding/adapt.py), some seconds
+# per new knowledge base: the many small throwaway knowledge folders of the tests build without
+# it, the real article (article_index) and tests/test_adapt.py build as shipped.
+os.environ.setdefault("ROLEBOT_ADAPT", "0")
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
@@ -70,7 +74,7 @@ def article_index(tmp_path_factory, embedder):
     knowledge = root / "knowledge"
     knowledge.mkdir()
     shutil.copy(ARTICLE, knowledge / ARTICLE.name)
-    index.build(knowledge, root / "index", embedder)
+    index.build(knowledge, root / "index", embedder, adapt=True)  # as `rolebot build` ships
     return knowledge, root / "index"
 
 

@@ -45,7 +45,7 @@ def cmd_build(args) -> int:
     from .embedding import Embedder
 
     knowledge_dir, index_dir = index.default_paths(args.knowledge, args.index)
-    manifest = index.build(knowledge_dir, index_dir, Embedder(args.model))
+    manifest = index.build(knowledge_dir, index_dir, Embedder(args.model), adapt=config.adapt())
     print(
         f"built {manifest['passages']} passages from {len(manifest['documents'])} document(s) "
         f"in {manifest['build_seconds']:.1f}s ({manifest['embedded']} embedded, {manifest['reused']} reused) "
@@ -64,7 +64,7 @@ def _rebuild(args) -> dict:
     from .embedding import Embedder
 
     knowledge_dir, index_dir = index.default_paths(args.knowledge, args.index)
-    return index.build(knowledge_dir, index_dir, Embedder(args.model))
+    return index.build(knowledge_dir, index_dir, Embedder(args.model), adapt=config.adapt())
 
 
 def cmd_add(args) -> int:

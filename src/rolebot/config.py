@@ -41,6 +41,12 @@ def backend() -> str:
     return os.environ.get("ROLEBOT_BACKEND") or DEFAULT_BACKEND
 
 
+def adapt() -> bool:
+    # Builds fine-tune the encoder on the knowledge (embedding/adapt.py): about 20 s per change
+    # of the knowledge on two cores. ROLEBOT_ADAPT=0 builds with the encoder as shipped.
+    return os.environ.get("ROLEBOT_ADAPT", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def onnx_threads() -> int:
     # Two cores shared with the web server (and, here, another engineer): two intra-op threads
     # halve a batch's latency, more only contend. ROLEBOT_ONNX_THREADS overrides on bigger hosts.

@@ -155,10 +155,12 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def build(knowledge_dir: Path, index_dir: Path, embedder) -> dict:
-    """Embed every passage and write a new index; returns its manifest."""
-    import faiss
+def build(knowledge_dir: Path, index_dir: Path, embedder, adapt: bool = False) -> dict:
+    """Embed every passage and write a new index; returns its manifest.
 
+    With ``adapt`` (what `rolebot build` does unless ROLEBOT_ADAPT=0), a copy of the torch
+    encoder is first fine-tuned on the knowledge (embedding/adapt.py); the adapted encoder
+    embeds the passages, is saved in the build and exported for serving."""
     knowledge_dir, index_dir = Path(knowledge_dir), Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -166,68 +168,94 @@ def build(knowledge_dir: Path, index_dir: Path, embedder) -> dict:
         knowledge_hash = content_hash(knowledge_dir)
         docs = load_documents(knowledge_dir)
         passages = [p for d in docs for p in d.passages]
-        view_texts, owner, kind = _views(passages)
-        units = [p.units() for p in passages]
-        pieces = [p.pieces() for p in passages]
-        unit_texts = [f"{p.heading}: {text}" for p, ps in zip(passages, pieces) for _, text in ps]
 
-        cache = _cached_vectors(index_dir)
-        views, view_keys, n_views = _embed(view_texts, cache, embedder)
-        unit_vecs, unit_keys, n_units = _embed(unit_texts, cache, embedder)
-        topics = list(dict.fromkeys(t for d in docs for t in d.not_covered))
-        scope_vecs, _, _ = _embed(topics, cache, embedder)
-        index, index_kind = _make_faiss(views)
-
-        manifest = {
-            "rolebot_version": __version__,
-            "model": embedder.name,
-            "dimension": embedder.dim,
-            "backend": getattr(embedder, "backend", None),  # the encoder that made the passage vectors
-            "encoder_identity": _identity(embedder),
-            "knowledge_hash": knowledge_hash,
-            "chunker_version": CHUNKER_VERSION,
-            "passages": len(passages),
-            "views": len(view_texts),
-            "units": len(unit_texts),
-            "index_type": index_kind,
-            "not_covered": topics,
-            "documents": [_doc_entry(d, knowledge_dir) for d in docs],
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "embedded": n_views + n_units,
-            "reused": len(view_texts) + len(unit_texts) - n_views - n_units,
-        }
         stamp = f"{time.time_ns():020d}-{os.getpid()}"  # sorts by creation time
         tmp = index_dir / f".tmp-{stamp}"
         tmp.mkdir()
         try:
-            manifest["encoder"] = _export_encoder(embedder, tmp, index_dir)
-            with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
-                for p, us, ps in zip(passages, units, pieces):
-                    row = asdict(p) | {"units": us, "piece_units": [n for n, _ in ps]}
-                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
-            np.save(tmp / "views.npy", views)
-            np.save(tmp / "units.npy", unit_vecs)
-            np.save(tmp / "scope.npy", scope_vecs)
-            np.save(tmp / "view_rows.npy", np.array([owner, kind], dtype="int64"))
-            (tmp / "keys.json").write_text(json.dumps({"views": view_keys, "units": unit_keys}))
-            faiss.write_index(index, str(tmp / "vectors.faiss"))
-            manifest["build_seconds"] = round(time.perf_counter() - started, 3)
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-            for name in os.listdir(tmp):
-                with open(tmp / name, "rb") as f:
-                    os.fsync(f.fileno())
-            final = index_dir / f"build-{stamp}"
-            os.rename(tmp, final)
-            pointer = index_dir / f".CURRENT-{stamp}"
-            pointer.write_text(final.name + "\n")
-            with open(pointer, "rb") as f:
-                os.fsync(f.fileno())
-            os.replace(pointer, index_dir / "CURRENT")
-            _fsync_dir(index_dir)
+            final = _write_build(knowledge_dir, index_dir, embedder, adapt, started, knowledge_hash, docs, passages, tmp, stamp)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         _prune(index_dir, keep=final.name)
-    return manifest
+    return json.loads((final / "manifest.json").read_text())
+
+
+def _write_build(knowledge_dir, index_dir, embedder, adapt, started, knowledge_hash, docs, passages, tmp, stamp) -> Path:
+    """Everything of one build, written into tmp and then swapped in; returns the build folder."""
+    import faiss
+
+    adapted = None
+    if adapt:
+        embedder, adapted = _adapted(embedder, passages, tmp, index_dir)
+    view_texts, owner, kind = _views(passages)
+    units = [p.units() for p in passages]
+    pieces = [p.pieces() for p in passages]
+    unit_texts = [f"{p.heading}: {text}" for p, ps in zip(passages, pieces) for _, text in ps]
+
+    cache = _cached_vectors(index_dir)
+    views, view_keys, n_views = _embed(view_texts, cache, embedder)
+    unit_vecs, unit_keys, n_units = _embed(unit_texts, cache, embedder)
+    topics = list(dict.fromkeys(t for d in docs for t in d.not_covered))
+    scope_vecs, _, _ = _embed(topics, cache, embedder)
+    index, index_kind = _make_faiss(views)
+
+    manifest = {
+        "rolebot_version": __version__,
+        "model": embedder.name,
+        "dimension": embedder.dim,
+        "backend": getattr(embedder, "backend", None),  # the encoder that made the passage vectors
+        "encoder_identity": _identity(embedder),
+        "knowledge_hash": knowledge_hash,
+        "chunker_version": CHUNKER_VERSION,
+        "passages": len(passages),
+        "views": len(view_texts),
+        "units": len(unit_texts),
+        "index_type": index_kind,
+        "not_covered": topics,
+        "documents": [_doc_entry(d, knowledge_dir) for d in docs],
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "embedded": n_views + n_units,
+        "reused": len(view_texts) + len(unit_texts) - n_views - n_units,
+    }
+    if adapted is not None:
+        manifest["adapted"] = adapted
+    manifest["encoder"] = _export_encoder(embedder, tmp, index_dir)
+    with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
+        for p, us, ps in zip(passages, units, pieces):
+            row = asdict(p) | {"units": us, "piece_units": [n for n, _ in ps]}
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    np.save(tmp / "views.npy", views)
+    np.save(tmp / "units.npy", unit_vecs)
+    np.save(tmp / "scope.npy", scope_vecs)
+    np.save(tmp / "view_rows.npy", np.array([owner, kind], dtype="int64"))
+    (tmp / "keys.json").write_text(json.dumps({"views": view_keys, "units": unit_keys}))
+    faiss.write_index(index, str(tmp / "vectors.faiss"))
+    manifest["build_seconds"] = round(time.perf_counter() - started, 3)
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+    for path in tmp.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+    final = index_dir / f"build-{stamp}"
+    os.rename(tmp, final)
+    pointer = index_dir / f".CURRENT-{stamp}"
+    pointer.write_text(final.name + "\n")
+    with open(pointer, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(pointer, index_dir / "CURRENT")
+    _fsync_dir(index_dir)
+    return final
+
+
+def _adapted(embedder, passages, dst: Path, index_dir: Path):
+    """The encoder fine-tuned on this knowledge, and its record; encoders that cannot be
+    trained (test doubles, ONNX) are used as they are."""
+    if getattr(embedder, "backend", None) != "torch" or getattr(embedder, "model", None) is None:
+        return embedder, None
+    from .embedding import adapted
+
+    previous = _current_dir(index_dir)
+    return adapted(embedder, passages, dst, reuse=[previous] if previous else [])
 
 
 def _export_encoder(embedder, dst: Path, index_dir: Path) -> dict | None:

@@ -108,8 +108,8 @@ class Retriever:
         if problem is None:
             try:
                 data = index_mod.load(index_dir, name, embedder.dim if embedder is not None else None)
-                if embedder is None:
-                    embedder = embedding.for_index(name, backend, data.path, data.manifest)
+                if embedder is None or _needs_adapted(embedder, data.manifest):
+                    embedder = embedding.for_index(name, embedder.backend if embedder else backend, data.path, data.manifest, reference=embedder)
             except IndexLoadError as exc:  # includes EncoderMismatchError
                 if not auto_build:
                     raise
@@ -122,9 +122,10 @@ class Retriever:
             notices.append(f"rebuilt the index from {knowledge_dir} ({problem})")
             log.info(notices[-1])
             builder = embedding.passage_encoder(embedder, name)  # loads torch only now
-            index_mod.build(knowledge_dir, index_dir, builder)
+            index_mod.build(knowledge_dir, index_dir, builder, adapt=config.adapt())
             data = index_mod.load(index_dir, name, builder.dim)
-            embedder = embedder or embedding.for_index(name, backend, data.path, data.manifest, reference=builder)
+            if embedder is None or _needs_adapted(embedder, data.manifest):
+                embedder = embedding.for_index(name, embedder.backend if embedder else backend, data.path, data.manifest, reference=embedder or builder)
         return cls(data, embedder, notices)
 
     # -- query understanding --------------------------------------------------------------
@@ -254,6 +255,15 @@ class Retriever:
             if p.id == passage_id:
                 return p
         raise KeyError(passage_id)
+
+
+def _needs_adapted(embedder, manifest: dict) -> bool:
+    """A given torch encoder cannot query an index whose passages an adapted copy embedded."""
+    return (
+        bool(manifest.get("adapted"))
+        and getattr(embedder, "backend", None) == "torch"
+        and getattr(embedder, "identity", None) != manifest.get("encoder_identity")
+    )
 
 
 def _check_query(query) -> str:

@@ -18,7 +18,7 @@ from ..errors import EncoderMismatchError, ModelError
 from .base import Encoder
 from .batcher import MicroBatcher
 
-__all__ = ["Embedder", "for_index", "passage_encoder", "resolve_model_path", "PASSAGE_BACKEND"]
+__all__ = ["Embedder", "adapted", "for_index", "passage_encoder", "resolve_model_path", "PASSAGE_BACKEND"]
 
 QUERY_CACHE_SIZE = 2048
 # Passage vectors are always made by the reference encoder: ONNX fp32 matches it to 1e-6, and
@@ -109,6 +109,30 @@ def passage_encoder(embedder, name: str):
     return Embedder(name)
 
 
+def adapted(embedder: Embedder, passages, dst: Path, reuse: list[Path] = ()) -> tuple[Embedder, dict]:
+    """A copy of the torch ``embedder`` fine-tuned on ``passages`` (saved in dst), and its record."""
+    from . import adapt
+
+    record = adapt.adapt(embedder.encoder, passages, Path(dst), reuse)
+    return _adapted_encoder(embedder.name, Path(dst), record["key"]), record
+
+
+_ADAPTED: OrderedDict[str, Embedder] = OrderedDict()  # by adaptation key: one load per process
+_ADAPTED_LOCK = threading.Lock()
+
+
+def _adapted_encoder(name: str, build: Path, key: str) -> Embedder:
+    from . import adapt
+
+    with _ADAPTED_LOCK:
+        if key not in _ADAPTED:
+            _ADAPTED[key] = Embedder(encoder=adapt.load(name, build))
+            while len(_ADAPTED) > 2:  # the live build and the one being swapped in
+                _ADAPTED.popitem(last=False)
+        return _ADAPTED[key]
+
+
+
 def for_index(name: str, backend: str, folder: Path, manifest: dict, reference: Embedder | None = None) -> Embedder:
     """The query encoder for the index build in ``folder``: refuses one that would not match
     the passage vectors. ``reference`` is reused for the torch backend (already loaded)."""
@@ -121,7 +145,12 @@ def for_index(name: str, backend: str, folder: Path, manifest: dict, reference: 
             f"them with {PASSAGE_BACKEND!r} and serves queries against those: run `rolebot build`"
         )
     if backend == "torch":
-        embedder = reference if getattr(reference, "backend", None) == "torch" else Embedder(name)
+        if getattr(reference, "backend", None) == "torch" and reference.identity == manifest.get("encoder_identity"):
+            embedder = reference
+        elif manifest.get("adapted"):
+            embedder = _adapted_encoder(name, Path(folder), manifest["adapted"]["key"])
+        else:
+            embedder = reference if getattr(reference, "backend", None) == "torch" else Embedder(name)
     else:
         record = manifest.get("encoder") or {}
         if "unavailable" in record:

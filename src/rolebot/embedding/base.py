@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -41,3 +43,10 @@ def file_sha256(path: Path) -> str:
 def normalize_rows(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype="float32")
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)  # builds are immutable once renamed, so sharing the inode is safe
+    except OSError:
+        shutil.copyfile(src, dst)

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import warnings
 from pathlib import Path
 
 from ..errors import ModelError
-from .base import file_sha256
+from .base import file_sha256, link_or_copy
 from .torch import TorchEncoder
 
 FP32_FILE = "encoder.onnx"
@@ -39,7 +37,7 @@ def export(encoder: TorchEncoder, dst: Path, reuse: list[Path] = ()) -> dict:
         old = _matching_export(Path(folder), record)
         if old is not None:
             for name in old["files"]:
-                _link_or_copy(Path(folder) / name, dst / name)
+                link_or_copy(Path(folder) / name, dst / name)
             break
     else:
         _export(encoder, dst, record)
@@ -88,13 +86,6 @@ def _matching_export(folder: Path, record: dict) -> dict | None:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)  # builds are immutable once renamed, so sharing the inode is safe
-    except OSError:
-        shutil.copyfile(src, dst)
 
 
 class _DropQuantizerAdvice(logging.Filter):

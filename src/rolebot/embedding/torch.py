@@ -38,8 +38,8 @@ def _quiet_transformers() -> None:
 class TorchEncoder(Encoder):
     backend = "torch"
 
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self, name: str, path: str | None = None):
+        self.name = name  # an adapted copy keeps its base's name; its weights hash tells them apart
         # Set before sentence_transformers is imported: it reads these at import time.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -48,7 +48,7 @@ class TorchEncoder(Encoder):
             _quiet_transformers()
             from sentence_transformers import SentenceTransformer
 
-            self.model = SentenceTransformer(resolve_model_path(name), device="cpu")
+            self.model = SentenceTransformer(path or resolve_model_path(name), device="cpu")
         except ModelError:
             raise
         except Exception as exc:  # the library raises many types for a bad name or path
