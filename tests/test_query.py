@@ -102,6 +102,10 @@ def test_follow_up_moves(text, move):
         ("and ML engineers?", None, "and ML engineers?"),
         ("and for the other role?", "what tools do data scientists use?", "what tools do ML engineer use?"),
         ("what do both roles share", "what tools do data scientists use?", "what do both roles share"),
+        # A role with only a noun pointing back at it is a role swap.
+        ("and the mle ones", "data scientist skills?", "mle skills?"),
+        ("what about the ds side?", "what tools do ML engineers use?", "what tools do ds use?"),
+        ("and ml engineer salary?", "data scientist skills?", "and ml engineer salary?"),
     ],
 )
 def test_follow_ups(question, previous, expected):

@@ -164,6 +164,19 @@ def evaluate(assistant, items: list[dict], baselines: bool = True) -> Report:
     }
     if turns:
         report.categories["conversation"] = summarize([], turns)
+        # Totals by kind of turn: where conversations fail, without reading them one by one.
+        flat = [t for c in turns for t in c]
+        kinds = {
+            "turns: opening question": lambda t: t["turn"] == 0 and "hit@1" in t,
+            "turns: follow-up question": lambda t: t["follow_up"],
+            "turns: article fact": lambda t: "fact_ok" in t,
+            "turns: small talk": lambda t: "smalltalk_ok" in t,
+            "turns: out of scope": lambda t: "abstained" in t,
+        }
+        for label, keep in kinds.items():
+            chosen = [t for t in flat if keep(t)]
+            if chosen:
+                report.categories[label] = summarize(chosen) | {"ok": _mean(t["ok"] for t in chosen)}
     if baselines:
         for name, system in baseline_systems(assistant.retriever).items():
             report.rows[name] = evaluate_baseline(system, items)
@@ -177,6 +190,7 @@ def _conversation(assistant, item: dict, report: Report) -> list[dict]:
         turn = {"category": "conversation", "id": f"{item.get('id')}.{n + 1}", **turn}
         record, answer = judge(assistant, turn, history)
         record["follow_up"] = n > 0 and expected_kind(turn) == "answer"
+        record["turn"] = n
         if not record["ok"]:
             report.failures.append({**record, "question": turn["question"], "answer": answer.text[:160]})
         records.append(record)
@@ -288,7 +302,7 @@ def evaluate_baseline(search, items: list[dict]) -> dict:
 
 
 COLUMNS = ["hit@1", "hit@3", "mrr@10", "answer_acc", "lead", "answered", "abstain_precision", "abstain_recall", "facts",
-           "smalltalk", "multiturn", "conversations", "follow_ups"]
+           "smalltalk", "multiturn", "conversations", "follow_ups", "ok"]
 
 
 def format_table(report: Report) -> str:

@@ -316,6 +316,8 @@ def check(index_dir: Path, knowledge_dir: Path, model: str) -> str | None:
         return f"built with model {manifest.get('model')!r}, not {model!r}"
     if manifest.get("knowledge_hash") != content_hash(knowledge_dir):
         return "stale: the knowledge files changed since the last build"
+    if config.adapt() and manifest.get("backend") == "torch" and not manifest.get("adapted"):
+        return "stale: built before builds adapted the encoder to the knowledge"
     return None
 
 

@@ -58,6 +58,11 @@ BARE_FOLLOW_UP = re.compile(
     re.I,
 )
 
+# Nouns that only point back at a role ("and the MLE ones?", "what about the DS side?"): a
+# follow-up made of a role and these asks the previous question about that role.
+POINTING_NOUNS = frozenset("one ones side sides role roles job jobs guys people folks person position positions "
+                           "version counterpart team teams path".split())
+
 STOPWORDS = frozenset(
     """a an the and or but if of to in on for with by at from as is are was were be been being do does did
     doing have has had i me my we our you your he she it its they them their what which who whom whose this that
@@ -155,7 +160,7 @@ def resolve_follow_up(question: str, previous: str | None) -> str:
     if BARE_FOLLOW_UP.match(q):  # "why?", "tell me more"
         return f"{previous.rstrip(' ?.!')} - {q}"
     starts_like_follow_up = FOLLOW_UP_START.match(q) is not None
-    if roles and not content and (starts_like_follow_up or len(words(q)) <= 4):
+    if roles and not (set(content) - POINTING_NOUNS) and (starts_like_follow_up or len(words(q)) <= 4):
         # "and ML engineers?": the previous question, asked about the new role
         if prev_roles and len(set(r.lower() for r in prev_roles)) == 1:
             return ROLE.sub(roles[0], previous)
