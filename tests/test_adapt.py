@@ -50,7 +50,10 @@ def test_adaptation_is_reproducible_reused_and_silent(tiny_kb, embedder, capfd):
     assert third["encoder_identity"] == first["encoder_identity"]
 
     (knowledge / "tea-guide.md").write_text((knowledge / "tea-guide.md").read_text() + "\n## Storage\n\nKeep tea in a dark tin.\n")
-    changed = index.build(knowledge, index_dir, embedder, adapt=True)
+    kept = index.build(knowledge, index_dir, embedder, adapt=True, keep_adapted=True)  # a live rebuild
+    assert kept["adapted"] == first["adapted"] and kept["encoder_identity"] == first["encoder_identity"]
+    assert kept["reused"] > 0 and kept["knowledge_hash"] != first["knowledge_hash"]  # only the new text embedded
+    changed = index.build(knowledge, index_dir, embedder, adapt=True)  # `rolebot build`: fine-tuned afresh
     assert changed["adapted"]["key"] != first["adapted"]["key"]
 
 

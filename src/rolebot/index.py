@@ -155,12 +155,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def build(knowledge_dir: Path, index_dir: Path, embedder, adapt: bool = False) -> dict:
+def build(knowledge_dir: Path, index_dir: Path, embedder, adapt: bool = False, keep_adapted: bool = False) -> dict:
     """Embed every passage and write a new index; returns its manifest.
 
     With ``adapt`` (what `rolebot build` does unless ROLEBOT_ADAPT=0), a copy of the torch
     encoder is first fine-tuned on the knowledge (embedding/adapt.py); the adapted encoder
-    embeds the passages, is saved in the build and exported for serving."""
+    embeds the passages, is saved in the build and exported for serving. ``keep_adapted``
+    (rebuilds of a running server) reuses the live build's adapted encoder instead of
+    fine-tuning again."""
     knowledge_dir, index_dir = Path(knowledge_dir), Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -173,20 +175,20 @@ def build(knowledge_dir: Path, index_dir: Path, embedder, adapt: bool = False) -
         tmp = index_dir / f".tmp-{stamp}"
         tmp.mkdir()
         try:
-            final = _write_build(knowledge_dir, index_dir, embedder, adapt, started, knowledge_hash, docs, passages, tmp, stamp)
+            final = _write_build(knowledge_dir, index_dir, embedder, adapt, keep_adapted, started, knowledge_hash, docs, passages, tmp, stamp)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         _prune(index_dir, keep=final.name)
     return json.loads((final / "manifest.json").read_text())
 
 
-def _write_build(knowledge_dir, index_dir, embedder, adapt, started, knowledge_hash, docs, passages, tmp, stamp) -> Path:
+def _write_build(knowledge_dir, index_dir, embedder, adapt, keep_adapted, started, knowledge_hash, docs, passages, tmp, stamp) -> Path:
     """Everything of one build, written into tmp and then swapped in; returns the build folder."""
     import faiss
 
     adapted = None
     if adapt:
-        embedder, adapted = _adapted(embedder, passages, tmp, index_dir)
+        embedder, adapted = _adapted(embedder, passages, tmp, index_dir, keep=keep_adapted)
     view_texts, owner, kind = _views(passages)
     units = [p.units() for p in passages]
     pieces = [p.pieces() for p in passages]
@@ -247,7 +249,7 @@ def _write_build(knowledge_dir, index_dir, embedder, adapt, started, knowledge_h
     return final
 
 
-def _adapted(embedder, passages, dst: Path, index_dir: Path):
+def _adapted(embedder, passages, dst: Path, index_dir: Path, keep: bool):
     """The encoder fine-tuned on this knowledge, and its record; encoders that cannot be
     trained (test doubles, ONNX) are used as they are."""
     if getattr(embedder, "backend", None) != "torch" or getattr(embedder, "model", None) is None:
@@ -255,7 +257,7 @@ def _adapted(embedder, passages, dst: Path, index_dir: Path):
     from .embedding import adapted
 
     previous = _current_dir(index_dir)
-    return adapted(embedder, passages, dst, reuse=[previous] if previous else [])
+    return adapted(embedder, passages, dst, reuse=[previous] if previous else [], keep=keep)
 
 
 def _export_encoder(embedder, dst: Path, index_dir: Path) -> dict | None:

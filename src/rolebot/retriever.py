@@ -122,7 +122,7 @@ class Retriever:
             notices.append(f"rebuilt the index from {knowledge_dir} ({problem})")
             log.info(notices[-1])
             builder = embedding.passage_encoder(embedder, name)  # loads torch only now
-            index_mod.build(knowledge_dir, index_dir, builder, adapt=config.adapt())
+            index_mod.build(knowledge_dir, index_dir, builder, adapt=config.adapt(), keep_adapted=True)
             data = index_mod.load(index_dir, name, builder.dim)
             if embedder is None or _needs_adapted(embedder, data.manifest):
                 embedder = embedding.for_index(name, embedder.backend if embedder else backend, data.path, data.manifest, reference=embedder or builder)

@@ -109,11 +109,12 @@ def passage_encoder(embedder, name: str):
     return Embedder(name)
 
 
-def adapted(embedder: Embedder, passages, dst: Path, reuse: list[Path] = ()) -> tuple[Embedder, dict]:
-    """A copy of the torch ``embedder`` fine-tuned on ``passages`` (saved in dst), and its record."""
+def adapted(embedder: Embedder, passages, dst: Path, reuse: list[Path] = (), keep: bool = False) -> tuple[Embedder, dict]:
+    """A copy of the torch ``embedder`` fine-tuned on ``passages`` (saved in dst), and its record.
+    ``keep`` reuses an earlier adaptation of the same base even if the knowledge changed."""
     from . import adapt
 
-    record = adapt.adapt(embedder.encoder, passages, Path(dst), reuse)
+    record = adapt.adapt(embedder.encoder, passages, Path(dst), reuse, keep=keep)
     return _adapted_encoder(embedder.name, Path(dst), record["key"]), record
 
 

@@ -50,13 +50,16 @@ def adapt_key(base_identity: str, passages) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def adapt(base: TorchEncoder, passages, dst: Path, reuse: list[Path] = ()) -> dict:
+def adapt(base: TorchEncoder, passages, dst: Path, reuse: list[Path] = (), keep: bool = False) -> dict:
     """Write the adapted weights into dst/adapted and return their record. An earlier build
-    whose record has the same key (same base weights, recipe and pairs) is linked instead."""
+    whose record has the same key (same base weights, recipe and pairs) is linked instead;
+    with ``keep``, so is any earlier adaptation of the same base and recipe — a live rebuild
+    after a small edit embeds the new text with the encoder already serving, in seconds,
+    and the next `rolebot build` fine-tunes afresh."""
     key = adapt_key(base.identity, passages)
     folder = Path(dst) / ADAPTED_DIR
     for old in reuse:
-        record = _matching(Path(old) / ADAPTED_DIR, key)
+        record = _matching(Path(old) / ADAPTED_DIR, key, None if not keep else (base.identity, RECIPE))
         if record is not None:
             _link_tree(Path(old) / ADAPTED_DIR, folder)
             return record
@@ -132,10 +135,12 @@ def load(name: str, build: Path) -> TorchEncoder:
     return TorchEncoder(name, path=str(folder))
 
 
-def _matching(folder: Path, key: str) -> dict | None:
+def _matching(folder: Path, key: str, lineage: tuple | None) -> dict | None:
     try:
         record = json.loads((folder / RECORD_FILE).read_text())
-        return record if record.get("key") == key else None
+        if record.get("key") == key or (lineage and (record.get("base"), record.get("recipe")) == lineage):
+            return record
+        return None
     except (OSError, ValueError):
         return None
 
