@@ -71,7 +71,8 @@ def test_pleasantries_before_a_question_are_dropped():
     [("who wrote this?", "author"), ("whos the author", "author"), ("how recent is this article?", "date"),
      ("when was it last updated", "date"), ("what is this page about?", "about"), ("whats the title", "title"),
      ("where is this article from?", "source"), ("what is a data scientist?", None), ("who is an ML engineer", None),
-     ("what does the article say about tools?", None), ("when should I pick data science?", None)],
+     ("what does the article say about tools?", None), ("when should I pick data science?", None),
+     ("what date is on this article?", "date"), ("the article's date?", "date"), ("what date did you start learning ML", None)],
 )
 def test_page_facts(text, kind):
     assert fact_kind(text) == kind

@@ -189,6 +189,9 @@ def _conversation(assistant, item: dict, report: Report) -> list[dict]:
     for n, turn in enumerate(item["turns"]):
         turn = {"category": "conversation", "id": f"{item.get('id')}.{n + 1}", **turn}
         record, answer = judge(assistant, turn, history)
+        if "abstained" in record or "hit@1" in record:  # conversation turns calibrate too
+            report.confidences.append((answer.confidence, "hit@1" in record))
+            report.evidence.append((assistant.evidence(turn["question"], history), "hit@1" in record))
         record["follow_up"] = n > 0 and expected_kind(turn) == "answer"
         record["turn"] = n
         if not record["ok"]:

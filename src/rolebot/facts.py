@@ -23,7 +23,8 @@ PATTERNS = {
         r"\bhow\s+(old|recent|new|current|up[- ]to[- ]date|fresh|outdated|dated)\s+(is|was)\s+(this|it|the)\b|"
         r"\b(last|latest)\s+(updated|update|revised|revision)\b|\b(publication|publish(ed)?|update|updated|release)\s+date\b|"
         r"\b(is|was)\s+(this|it|the)(\s+(article|page|post|blog|info|information|guide))?\s+(recent|current|up[- ]to[- ]date|new|old|outdated|dated|still\s+(valid|relevant|current))\b|"
-        r"\bdate\s+(of|on)\s+" + _PAGE + r"|\bwhen\s+(was|is)\s+" + _PAGE + r"\b", re.I),
+        r"\bdate\s+(of|on)\s+" + _PAGE + r"|\bwhen\s+(was|is)\s+" + _PAGE + r"\b|"
+        r"\b(what|which)\s+date\s+(is|was)\s+(on|in|for)\s+" + _PAGE + r"\b|\b" + _PAGE + r"('?s|\s+is)?\s+date\b", re.I),
     "title": re.compile(r"\b(title|headline)\b|\bwhat('?s|\s+is)\s+" + _PAGE + r"\s+(called|named)\b|\bname\s+of\s+" + _PAGE, re.I),
     "source": re.compile(
         r"\b(url|link|web\s*site|website)\b.*\b(article|page|post|this|it|source|original)\b|\bwhere\s+(is|does|did|was|can\s+i\s+(find|read))\s+"
