@@ -12,30 +12,31 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-FLOORS = {  # eval/questions.jsonl: the dev set the weights and threshold were fitted on
-    "hit@1": 0.77,
+FLOORS = {  # eval/questions.jsonl: a dev set (the confidence weights and threshold were fitted on it)
+    "hit@1": 0.75,
     "hit@3": 0.89,
-    "mrr@10": 0.83,
+    "mrr@10": 0.82,
     "answer_acc": 0.86,
-    "lead": 0.72,
+    "lead": 0.74,
     "answered": 0.97,
-    "abstain_precision": 0.90,
+    "abstain_precision": 0.92,
     "abstain_recall": 0.85,
     "smalltalk": 1.0,
-    "multiturn": 0.75,
+    "multiturn": 0.71,
 }
 # eval/test.jsonl: written blind, read only as totals. Floors a little under today's figures
 # (README), far under the targets of the quality issue, which are not met yet.
 TEST_FLOORS = {
-    "hit@1": 0.56,
-    "hit@3": 0.79,
-    "answer_acc": 0.76,
-    "lead": 0.62,
+    "hit@1": 0.60,
+    "hit@3": 0.81,
+    "answer_acc": 0.77,
+    "lead": 0.64,
     "answered": 0.90,
-    "abstain_recall": 0.90,
+    "abstain_recall": 0.92,
     "facts": 0.90,
     "smalltalk": 0.80,
-    "conversations": 0.32,
+    "conversations": 0.44,
+    "follow_ups": 0.59,
 }
 
 
@@ -62,6 +63,9 @@ def test_held_out_set_stays_at_its_level(test_report, metric):
 def test_dev_conversations_follow_the_topic(assistant):
     rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations.jsonl"), baselines=False).rows["rolebot"]
     assert rows["conversations"] >= 0.6 and rows["follow_ups"] >= 0.65
+    # Written blind like the held-out set, but a dev set: its failures were read.
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations-2.jsonl"), baselines=False).rows["rolebot"]
+    assert rows["conversations"] >= 0.3 and rows["follow_ups"] >= 0.55
 
 
 def test_rolebot_beats_both_baselines_by_a_wide_margin(report):
