@@ -275,7 +275,7 @@ def cmd_serve(args) -> int:
         log.warning("no --allow-origin given: any site can embed this chat in a frame")
     console = f", author console at http://{args.host}:{args.port}/admin/" if token else ""
     print(f"rolebot: chat at http://{args.host}:{args.port}/{console}  (feedback in {store.path})", file=sys.stderr)
-    reloader.start()
+    reloader.start(warm=bool(token))  # an author signed in to the console expects edits to go live fast
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     finally:

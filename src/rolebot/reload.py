@@ -74,7 +74,10 @@ class Reloader:
                 if self.building else None, "last": dict(self.last)}
 
     # -- the loop -----------------------------------------------------------------------------
-    def start(self) -> "Reloader":
+    def start(self, warm: bool = False) -> "Reloader":
+        """Watch in a background thread. ``warm`` loads the passage encoder (torch) up front,
+        so the first rebuild takes seconds rather than the ~10 s of importing torch."""
+        self._warm = warm
         self._thread = threading.Thread(target=self._run, name="rolebot-reload", daemon=True)
         self._thread.start()
         return self
@@ -89,7 +92,20 @@ class Reloader:
         """Look now rather than at the next tick (after an edit from the dashboard)."""
         self._wake.set()
 
+    def _passage_encoder(self):
+        from . import embedding
+
+        if self._builder is None:
+            retriever = self.live.current.retriever
+            self._builder = embedding.passage_encoder(retriever.embedder, retriever.manifest["model"])
+        return self._builder
+
     def _run(self) -> None:
+        if getattr(self, "_warm", False):
+            try:
+                self._passage_encoder()
+            except RolebotError as exc:
+                log.warning("could not load the passage encoder for rebuilds: %s", exc)
         while not self._stop.is_set():
             try:
                 self.check()
@@ -115,15 +131,10 @@ class Reloader:
         return self._rebuild(wanted)
 
     def _rebuild(self, wanted: str) -> str | None:
-        from . import embedding
-
         self.building, self.build_started = True, time.time()
         started = time.perf_counter()
         try:
-            retriever = self.live.current.retriever
-            if self._builder is None:
-                self._builder = embedding.passage_encoder(retriever.embedder, retriever.manifest["model"])
-            manifest = index_mod.build(self.knowledge_dir, self.index_dir, self._builder)
+            manifest = index_mod.build(self.knowledge_dir, self.index_dir, self._passage_encoder())
         except RolebotError as exc:
             self._fail(wanted, started, str(exc))
             return None
