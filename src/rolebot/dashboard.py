@@ -138,10 +138,10 @@ main{max-width:1100px;margin:0 auto;padding:16px}
 .stat{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:12px}
 .stat b{display:block;font-size:24px} .stat span{color:#5b6570;font-size:13px}
 table{border-collapse:collapse;width:100%} th,td{text-align:left;padding:6px 8px;border-top:1px solid #eceef1;vertical-align:top}
-th{font-size:13px;color:#5b6570;font-weight:600} .scroll{overflow-x:auto}
+th{font-size:13px;color:#5b6570;font-weight:600} .scroll{overflow-x:auto} td.act{width:1%;text-align:right}
 .badge{display:inline-block;border-radius:10px;padding:1px 8px;font-size:12px;font-weight:600;background:#e7eaee}
 .fresh{background:#dff3e6;color:#1f6a3c} .stale{background:#fdecd8;color:#8a4a12} .building{background:#e1ecfb;color:#1d4f91}
-.error{background:#fbe3e3;color:#8d1f1f}
+.badge,.btn,button,th{white-space:nowrap} .badge.error{white-space:normal;background:#fbe3e3;color:#8d1f1f}
 .btn,button{display:inline-block;border:1px solid #0f3d3e;background:#0f3d3e;color:#fff;border-radius:6px;padding:6px 12px;font:inherit;font-size:14px;cursor:pointer;text-decoration:none}
 .btn.light,header button{background:#fff;color:#0f3d3e}
 .muted{color:#5b6570;font-size:13px} .notice{background:#dff3e6;border-color:#a9d8b8}
@@ -154,7 +154,7 @@ textarea{min-height:110px} .row{margin:10px 0}
 svg text{font-size:11px;fill:#5b6570} .legend span{display:inline-block;margin-right:14px;font-size:13px}
 .legend i{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:5px;vertical-align:-1px}
 .empty{text-align:center;padding:28px 12px;color:#3b444d}
-@media (max-width:600px){main{padding:10px} .card{padding:12px} th,td{padding:5px} .hide-narrow{display:none}}
+@media (max-width:600px){main{padding:10px} .card{padding:12px} th,td{padding:4px} .btn{padding:5px 9px} .variants{padding-left:14px} .hide-narrow{display:none} svg text{font-size:22px}}
 """
 
 STATUS_JS = """
@@ -203,12 +203,13 @@ def _percent(value) -> str:
 
 def chart(days: list[tuple[str, dict]]) -> str:
     """Stacked bars per day as inline SVG; it scales with the page width."""
-    width, height, top, bottom, left = 720, 230, 14, 26, 34
+    width, height, top, bottom, left = 720, 240, 14, 34, 48
     peak = max([sum(c.values()) for _, c in days] + [1])
+    peak += peak % 2 if peak > 1 else 0  # an even top, so the middle line has a whole number
     step = (width - left - 6) / len(days)
     scale = (height - top - bottom) / peak
     parts = [f'<svg id="chart" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="Questions per day">']
-    for frac in (0, 0.5, 1):
+    for frac in (0, 0.5, 1) if peak > 1 else (0, 1):
         y = height - bottom - frac * peak * scale
         parts.append(f'<line x1="{left}" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eceef1"/>'
                      f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{round(frac * peak)}</text>')
@@ -220,7 +221,7 @@ def chart(days: list[tuple[str, dict]]) -> str:
                 y -= h
                 parts.append(f'<rect class="bar-{kind}" x="{x:.1f}" y="{y:.1f}" width="{step * 0.7:.1f}" height="{h:.1f}" fill="{colour}">'
                              f'<title>{day}: {counts[kind]} {label}</title></rect>')
-        if i % 2 == len(days) % 2 or len(days) < 8:
+        if (len(days) - 1 - i) % 2 == 0:  # every other day, always today
             parts.append(f'<text x="{x + step * 0.35:.1f}" y="{height - 8}" text-anchor="middle">{day[5:]}</text>')
     parts.append("</svg>")
     legend = "".join(f'<span><i style="background:{c}"></i>{label}</span>' for _, label, c in KINDS)
@@ -254,7 +255,7 @@ def dashboard_page(view: View, csrf: str, notice: str = "") -> str:
         also = "".join(f"<li>{e(v)}</li>" for v in c.variants[:5] if v != c.question)
         rows.append(f'<tr class="cluster"><td>{c.count}×</td><td><span class="question">{e(c.question)}</span>'
                     f'{f"<ul class=variants>{also}</ul>" if also else ""}</td>'
-                    f'<td><a class="btn" href="/admin/fix?q={quote(c.question)}">Fix</a></td></tr>')
+                    f'<td class="act"><a class="btn" href="/admin/fix?q={quote(c.question)}">Fix</a></td></tr>')
     parts.append('<div class="card" id="unanswered"><h2>Most asked, not answered</h2>'
                  + (f'<div class="scroll"><table><tr><th>asked</th><th>question (and other wordings)</th><th></th></tr>{"".join(rows)}</table></div>'
                     if rows else '<p class="muted">Nothing unanswered so far.</p>') + "</div>")
@@ -262,9 +263,9 @@ def dashboard_page(view: View, csrf: str, notice: str = "") -> str:
     for d, cited in view.downvoted[:10]:
         quotes = "".join(f'<div class="muted">{e(p["section"])} <code>{e(p["id"])}</code></div>'
                          f'<blockquote>{e(_short(p["text"]))}</blockquote>' for p in cited)
-        rows.append(f'<tr class="downvoted"><td>−{d.down} +{d.up}</td><td><b>Q:</b> {e(d.question)}<br><b>A:</b> {e(_short(d.answer))}'
+        rows.append(f'<tr class="downvoted"><td>−{d.down} +{d.up}</td><td><b>Q:</b> {e(d.question)}<br><b>A:</b> {e(" ".join(_short(d.answer).split()))}'
                     f'<details><summary class="muted">cited passages ({len(cited)})</summary>{quotes}</details></td>'
-                    f'<td><a class="btn" href="/admin/fix?q={quote(d.question)}">Fix</a></td></tr>')
+                    f'<td class="act"><a class="btn" href="/admin/fix?q={quote(d.question)}">Fix</a></td></tr>')
     parts.append('<div class="card" id="downvoted"><h2>Answers voted down</h2>'
                  + (f'<div class="scroll"><table><tr><th>votes</th><th>question, answer and sources</th><th></th></tr>{"".join(rows)}</table></div>'
                     if rows else '<p class="muted">No thumbs down so far.</p>') + "</div>")
@@ -282,7 +283,8 @@ def dashboard_page(view: View, csrf: str, notice: str = "") -> str:
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
+    """At most SNIPPET characters; line breaks kept (lists read as lists in a blockquote)."""
+    text = "\n".join(" ".join(line.split()) for line in text.strip().split("\n"))
     return text if len(text) <= SNIPPET else text[:SNIPPET].rsplit(" ", 1)[0] + " …"
 
 

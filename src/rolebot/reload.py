@@ -126,7 +126,11 @@ class Reloader:
         except RolebotError as exc:
             self._fail(f"knowledge:{exc}", 0.0, str(exc))
             return None
-        if wanted == self.live.current.retriever.manifest.get("knowledge_hash") or wanted in self._failed:
+        if wanted == self.live.current.retriever.manifest.get("knowledge_hash"):
+            if self.last.get("ok") is False and not str(self.last.get("key", "")).startswith("build-"):
+                self.last = {}  # the failed edit was undone: its error no longer describes anything
+            return None
+        if wanted in self._failed:
             return None
         return self._rebuild(wanted)
 
@@ -171,5 +175,5 @@ class Reloader:
         if key not in self._failed:
             log.warning("live reload: %s; the previous index keeps serving", error)
         self._failed.add(key)
-        self.last = {"ok": False, "build": None, "at": time.time(),
+        self.last = {"ok": False, "build": None, "at": time.time(), "key": key,
                      "seconds": round(time.perf_counter() - started, 2) if started else None, "error": error}
