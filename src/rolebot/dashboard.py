@@ -251,24 +251,21 @@ def dashboard_page(view: View, csrf: str, notice: str = "") -> str:
                      '</div>')
         parts.append(f'<div class="card"><h2>Questions per day</h2>{chart(view.days)}</div>')
     rows = []
-    for n, c in enumerate(view.unanswered[:15], 1):
+    for c in view.unanswered[:15]:
         also = "".join(f"<li>{e(v)}</li>" for v in c.variants[:5] if v != c.question)
         rows.append(f'<tr class="cluster"><td>{c.count}×</td><td><span class="question">{e(c.question)}</span>'
-                    f'{f"<ul class=variants>{also}</ul>" if also else ""}</td>'
-                    f'<td class="act"><a class="btn" href="/admin/fix?q={quote(c.question)}">Fix</a></td></tr>')
-    parts.append('<div class="card" id="unanswered"><h2>Most asked, not answered</h2>'
-                 + (f'<div class="scroll"><table><tr><th>asked</th><th>question (and other wordings)</th><th></th></tr>{"".join(rows)}</table></div>'
-                    if rows else '<p class="muted">Nothing unanswered so far.</p>') + "</div>")
+                    f'{f"<ul class=variants>{also}</ul>" if also else ""}</td>{_fix_cell(c.question)}</tr>')
+    parts.append(_table_card("unanswered", "Most asked, not answered", ("asked", "question (and other wordings)"), rows,
+                             "Nothing unanswered so far."))
     rows = []
     for d, cited in view.downvoted[:10]:
         quotes = "".join(f'<div class="muted">{e(p["section"])} <code>{e(p["id"])}</code></div>'
                          f'<blockquote>{e(_short(p["text"]))}</blockquote>' for p in cited)
         rows.append(f'<tr class="downvoted"><td>−{d.down} +{d.up}</td><td><b>Q:</b> {e(d.question)}<br><b>A:</b> {e(" ".join(_short(d.answer).split()))}'
                     f'<details><summary class="muted">cited passages ({len(cited)})</summary>{quotes}</details></td>'
-                    f'<td class="act"><a class="btn" href="/admin/fix?q={quote(d.question)}">Fix</a></td></tr>')
-    parts.append('<div class="card" id="downvoted"><h2>Answers voted down</h2>'
-                 + (f'<div class="scroll"><table><tr><th>votes</th><th>question, answer and sources</th><th></th></tr>{"".join(rows)}</table></div>'
-                    if rows else '<p class="muted">No thumbs down so far.</p>') + "</div>")
+                    f'{_fix_cell(d.question)}</tr>')
+    parts.append(_table_card("downvoted", "Answers voted down", ("votes", "question, answer and sources"), rows,
+                             "No thumbs down so far."))
     rows = []
     for doc in view.documents:
         problem = f'<div class="badge error">{e(doc["error"])}</div>' if doc["error"] else ""
@@ -280,6 +277,18 @@ def dashboard_page(view: View, csrf: str, notice: str = "") -> str:
                  '<tr><th>document</th><th>passages</th><th class="hide-narrow">in the index</th><th>state</th></tr>'
                  f'{"".join(rows)}</table></div></div>')
     return _layout("Author dashboard", "".join(parts) + f"<script>{STATUS_JS}</script>", csrf)
+
+
+def _fix_cell(question: str) -> str:
+    return f'<td class="act"><a class="btn" href="/admin/fix?q={quote(question)}">Fix</a></td>'
+
+
+def _table_card(card_id: str, title: str, head: tuple[str, ...], rows: list[str], empty: str) -> str:
+    if not rows:
+        return f'<div class="card" id="{card_id}"><h2>{e(title)}</h2><p class="muted">{e(empty)}</p></div>'
+    heads = "".join(f"<th>{e(h)}</th>" for h in head)
+    return (f'<div class="card" id="{card_id}"><h2>{e(title)}</h2><div class="scroll"><table>'
+            f'<tr>{heads}<th></th></tr>{"".join(rows)}</table></div></div>')
 
 
 def _short(text: str) -> str:
