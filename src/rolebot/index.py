@@ -106,6 +106,11 @@ def _current_dir(index_dir: Path) -> Path | None:
     return index_dir / name if name else None
 
 
+def current_build(index_dir: Path) -> Path | None:
+    """The live build folder CURRENT points at (it may not exist yet), or None."""
+    return _current_dir(Path(index_dir))
+
+
 def _cached_vectors(index_dir: Path) -> dict[str, np.ndarray]:
     """Vectors of the live build by (encoder identity, text) hash, so a rebuild embeds only what changed."""
     try:

@@ -118,7 +118,7 @@ class Reloader:
         """One poll: swap in a new CURRENT, or rebuild changed knowledge and swap that in.
         Returns the build now serving if it changed, else None."""
         live_build = build_id(self.live.current.retriever)
-        pointer = index_mod._current_dir(self.index_dir)
+        pointer = index_mod.current_build(self.index_dir)
         if pointer is not None and pointer.name != live_build and pointer.name not in self._failed:
             return self._load(pointer.name)
         try:
@@ -145,7 +145,7 @@ class Reloader:
         finally:
             self.building = False
         log.info("rebuilt the index: %s passages, %s embedded", manifest["passages"], manifest["embedded"])
-        pointer = index_mod._current_dir(self.index_dir)
+        pointer = index_mod.current_build(self.index_dir)
         return self._load(pointer.name, started) if pointer is not None else None
 
     def _load(self, name: str, started: float | None = None) -> str | None:
@@ -159,8 +159,11 @@ class Reloader:
             data = index_mod.load(self.index_dir, old.manifest["model"])
             if data.path.name != name:  # another build landed meanwhile: the next poll takes it
                 name = data.path.name
-            embedder = old.embedder if getattr(old.embedder, "backend", None) in (None, "torch") else for_index(
-                old.manifest["model"], old.embedder.backend, data.path, data.manifest)
+            backend = getattr(old.embedder, "backend", None)
+            # The same choice Retriever.load makes: the encoder that fits this build's vectors
+            # (a test double, which has no backend, is simply kept).
+            embedder = old.embedder if backend is None else for_index(
+                old.manifest["model"], backend, data.path, data.manifest, reference=old.embedder)
             assistant = Assistant(Retriever(data, embedder))
         except RolebotError as exc:
             self._fail(name, started, str(exc))
