@@ -256,11 +256,9 @@ def cmd_serve(args) -> int:
 
     from .assistant import Assistant
     from .feedback import FeedbackStore
-    from .server import create_app
-    from . import config
-
-    from . import admin, index
+    from . import admin, config, index
     from .reload import LiveAssistant, Reloader
+    from .server import create_app
 
     origins = [o.strip() for o in args.allow_origin or os.environ.get("ROLEBOT_ALLOW_ORIGINS", "").split(",") if o.strip()]
     token = admin.admin_token(args.admin_token)
