@@ -37,7 +37,7 @@ def course(tmp_path_factory, embedder):
     live = LiveAssistant(Assistant(retriever))
     store = FeedbackStore(root / "feedback.sqlite3")
     reloader = Reloader(live, knowledge, root / "index", interval=0.3)
-    app = create_app(live, store, rate_limit="off")
+    app = create_app(live, store, rate_limit="off", ask_timeout=120)  # a loaded 2-core CI box is slow, not wrong
     console = admin.Console(TOKEN, live, store, reloader, knowledge)
     admin.mount(app, console)
     return app, console, knowledge / ARTICLE.name
