@@ -3,13 +3,12 @@ the wrong-token limit, the dashboard's figures and the edits it writes into the 
 
 import logging
 import re
-import shutil
 
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import ARTICLE
-from rolebot import admin, index
+from conftest import ARTICLE, build_article
+from rolebot import admin
 from rolebot.assistant import Assistant
 from rolebot.authoring import file_version
 from rolebot.errors import RolebotError
@@ -29,10 +28,7 @@ ASKED = ["what languages should I learn?", "which languages should I learn?", "w
 def course(tmp_path_factory, embedder):
     """The article in its own folders (the edits write into it), served with the console on."""
     root = tmp_path_factory.mktemp("console")
-    knowledge = root / "knowledge"
-    knowledge.mkdir()
-    shutil.copy(ARTICLE, knowledge / ARTICLE.name)
-    index.build(knowledge, root / "index", embedder)
+    knowledge, _ = build_article(root, embedder)
     retriever = Retriever.load(knowledge_dir=knowledge, index_dir=root / "index", embedder=embedder, auto_build=False)
     live = LiveAssistant(Assistant(retriever))
     store = FeedbackStore(root / "feedback.sqlite3")

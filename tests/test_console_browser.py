@@ -3,13 +3,11 @@ go unanswered, the author signs in (a wrong token first), sees them on the dashb
 attaches one as another wording of an FAQ, waits for the live reload, and the chat then
 answers it from that FAQ. Screenshots of the dashboard land in test-artifacts/."""
 
-import shutil
-import time
 
 import httpx
 import pytest
 
-from conftest import ARTICLE
+from conftest import ARTICLE, build_article
 from test_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, ask, only_loopback, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -21,12 +19,7 @@ ASKED = ["what languages should I learn?", "which languages should I learn?", "w
 
 @pytest.fixture
 def course_server(tmp_path, embedder, monkeypatch):
-    from rolebot import index
-
-    knowledge = tmp_path / "knowledge"
-    knowledge.mkdir()
-    shutil.copy(ARTICLE, knowledge / ARTICLE.name)
-    index.build(knowledge, tmp_path / "index", embedder)
+    knowledge, _ = build_article(tmp_path, embedder)
     monkeypatch.setenv("ROLEBOT_ADMIN_TOKEN", TOKEN)
     proc, base, _ = start_server((knowledge, tmp_path / "index"), tmp_path)
     yield base, knowledge / ARTICLE.name
