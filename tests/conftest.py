@@ -65,17 +65,21 @@ def embedder():
     return Embedder()
 
 
-@pytest.fixture(scope="session")
-def article_index(tmp_path_factory, embedder):
-    """The real article built with the real model into a temporary index folder."""
+def build_article(root: Path, embedder) -> tuple[Path, Path]:
+    """The real article copied into root/knowledge and built into root/index."""
     from rolebot import index
 
-    root = tmp_path_factory.mktemp("article")
     knowledge = root / "knowledge"
     knowledge.mkdir()
     shutil.copy(ARTICLE, knowledge / ARTICLE.name)
     index.build(knowledge, root / "index", embedder, adapt=True)  # as `rolebot build` ships
     return knowledge, root / "index"
+
+
+@pytest.fixture(scope="session")
+def article_index(tmp_path_factory, embedder):
+    """The real article built with the real model into a temporary index folder."""
+    return build_article(tmp_path_factory.mktemp("article"), embedder)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 __version__ = "0.1.0"
 
 from .errors import (
+    EditConflictError,
     IndexLoadError,
     KnowledgeError,
     ModelError,
@@ -14,6 +15,7 @@ from .records import Answer, Hit
 __all__ = [
     "Answer",
     "Assistant",
+    "EditConflictError",
     "Hit",
     "IndexLoadError",
     "KnowledgeError",

@@ -140,9 +140,11 @@ class ChatApp:
         except Exception:  # a learner must always get a reply; the details go to the log
             log.exception("answering failed")
             return [gr.ChatMessage(role="assistant", content=SORRY)]
-        if answer.kind == "not_found" and self.feedback is not None:
+        if self.feedback is not None:
             try:
-                self.feedback.record_not_found(answer.query or question, answer.confidence)
+                self.feedback.count_answer(answer.kind)
+                if answer.kind == "not_found":
+                    self.feedback.record_not_found(answer.query or question, answer.confidence)
             except Exception:  # the store logs and swallows its own failures; this is a backstop
                 log.exception("recording an unanswered question failed")
         return messages

@@ -179,7 +179,9 @@ def cmd_ask(args) -> int:
     answer = bot.answer(args.question, documents=args.document or None)
     several = len(retriever.manifest.get("documents", [])) > 1
     if args.json:
-        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        from .reload import build_id
+
+        print(json.dumps(answer.to_dict() | {"build": build_id(retriever)}, indent=2, ensure_ascii=False))
         return 0
     print(answer.text)
     for n, hit in enumerate(answer.citations, 1):
@@ -254,17 +256,29 @@ def cmd_serve(args) -> int:
 
     from .assistant import Assistant
     from .feedback import FeedbackStore
+    from . import admin, config, index
+    from .reload import LiveAssistant, Reloader
     from .server import create_app
-    from . import config
 
     origins = [o.strip() for o in args.allow_origin or os.environ.get("ROLEBOT_ALLOW_ORIGINS", "").split(",") if o.strip()]
-    bot = Assistant(_retriever(args))
+    token = admin.admin_token(args.admin_token)
+    live = LiveAssistant(Assistant(_retriever(args)))
     store = FeedbackStore(args.db or config.db_path())
-    app = create_app(bot, store, allow_origins=origins)
+    knowledge_dir, index_dir = index.default_paths(args.knowledge, args.index)
+    reloader = Reloader(live, knowledge_dir, index_dir, interval=config.reload_seconds())
+    app = create_app(live, store, allow_origins=origins)
+    if token:
+        admin.mount(app, admin.Console(token, live, store, reloader, knowledge_dir))
     if not origins:
         log.warning("no --allow-origin given: any site can embed this chat in a frame")
-    print(f"rolebot: chat at http://{args.host}:{args.port}/  (feedback in {store.path})", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    console = f", author console at http://{args.host}:{args.port}/admin/" if token else ""
+    print(f"rolebot: chat at http://{args.host}:{args.port}/{console}  (feedback in {store.path})", file=sys.stderr)
+    reloader.start(warm=bool(token))  # an author signed in to the console expects edits to go live fast
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        reloader.stop()
+        store.flush_counts()
     return 0
 
 
@@ -339,6 +353,11 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         help="a site allowed to embed the chat, e.g. https://courses.example.org "
         "(repeatable; env ROLEBOT_ALLOW_ORIGINS, comma-separated)",
+    )
+    s.add_argument(
+        "--admin-token",
+        help="turn on the author console at /admin/, signed in with this token (prefer env ROLEBOT_ADMIN_TOKEN: "
+        "a command-line argument is visible to other users of this machine)",
     )
     s.set_defaults(func=cmd_serve)
     return p

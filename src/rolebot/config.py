@@ -56,3 +56,12 @@ def onnx_threads() -> int:
 
 def db_path() -> Path:
     return Path(os.environ.get("ROLEBOT_DB") or _root() / "feedback.sqlite3")
+
+
+def reload_seconds() -> float:
+    # How often a running server looks for a new index build or changed knowledge.
+    value = os.environ.get("ROLEBOT_RELOAD_SECONDS", "")
+    try:
+        return max(0.2, float(value)) if value else 1.0
+    except ValueError:
+        return 1.0

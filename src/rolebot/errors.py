@@ -31,3 +31,7 @@ class QueryError(RolebotError, ValueError):
 
 class EncoderMismatchError(IndexLoadError):
     """The index's saved encoder does not fit the backend or model asked for (or is missing)."""
+
+
+class EditConflictError(RolebotError):
+    """A knowledge file changed between reading it for an edit and writing the edit back."""

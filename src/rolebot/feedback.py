@@ -15,6 +15,7 @@ import re
 import sqlite3
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 from .errors import RolebotError
@@ -34,7 +35,15 @@ CREATE TABLE IF NOT EXISTS events (
     vote INTEGER                      -- 1 up, -1 down, NULL for not_found
 );
 CREATE INDEX IF NOT EXISTS events_kind_at ON events(kind, at);
+-- Every answer counted by UTC day and kind ('answer', 'not_found', 'smalltalk'): no text.
+CREATE TABLE IF NOT EXISTS daily (
+    day TEXT NOT NULL,                -- YYYY-MM-DD
+    kind TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (day, kind)
+);
 """
+FLUSH_EVERY = 5.0  # seconds: answer counts are added up in memory, then written in one go
 # Added later: which chat message a vote is about (session + turn), so a learner has one vote
 # per message and a changed vote replaces the old one. Older databases gain the column on open.
 MIGRATIONS = [
@@ -86,6 +95,9 @@ class FeedbackStore:
         self.keep_days = retention_days(keep_days)
         self._local = threading.local()
         self._pruned_at = 0.0
+        self._counts: Counter = Counter()  # (day, kind) -> answers not yet written
+        self._counts_lock = threading.Lock()
+        self._flushed_at = time.time()
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -172,6 +184,41 @@ class FeedbackStore:
                 "vote": None,
             }
         )
+
+    def count_answer(self, kind: str) -> None:
+        """Count one answer of this kind for today; written every few seconds, never per answer."""
+        now = time.time()
+        with self._counts_lock:
+            self._counts[(time.strftime("%Y-%m-%d", time.gmtime(now)), kind)] += 1
+            due = now - self._flushed_at >= FLUSH_EVERY
+        if due:
+            self.flush_counts()
+
+    def flush_counts(self) -> bool:
+        with self._counts_lock:
+            pending, self._counts = self._counts, Counter()
+            self._flushed_at = time.time()
+        if not pending:
+            return True
+        try:
+            conn = self._conn()
+            with conn:
+                conn.executemany(
+                    "INSERT INTO daily (day, kind, n) VALUES (?, ?, ?) "
+                    "ON CONFLICT(day, kind) DO UPDATE SET n = n + excluded.n",
+                    [(day, kind, n) for (day, kind), n in pending.items()],
+                )
+            return True
+        except Exception as exc:  # noqa: BLE001 - counting must never break an answer
+            log.warning("answer counts not saved to %s (%s: %s)", self.path, type(exc).__name__, exc)
+            self._drop()
+            return False
+
+    def daily_counts(self, since_day: str = "") -> list[tuple[str, str, int]]:
+        """(day, kind, answers) rows from since_day (YYYY-MM-DD) on, oldest first."""
+        self.flush_counts()
+        return [tuple(r) for r in self._conn().execute(
+            "SELECT day, kind, n FROM daily WHERE day >= ? ORDER BY day, kind", (since_day,))]
 
     def rows(self, since: float = 0.0) -> list[dict]:
         conn = self._conn()

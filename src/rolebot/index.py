@@ -72,8 +72,10 @@ def _views(passages: list[Passage]) -> tuple[list[str], list[int], list[int]]:
         texts += [p.embed_text, p.text]
         owner += [i, i]
         kind += [0, 2]
-        if p.kind == "faq":  # question-to-question matching is the strongest FAQ signal
-            texts.append(p.question)
+        # Question-to-question matching is the strongest FAQ signal; an author's alternate
+        # phrasings of a passage count the same way.
+        for question in ([p.question] if p.kind == "faq" else []) + list(p.alternates):
+            texts.append(question)
             owner.append(i)
             kind.append(1)
     return texts, owner, kind
@@ -102,6 +104,11 @@ def _current_dir(index_dir: Path) -> Path | None:
         return None
     name = pointer.read_text().strip()
     return index_dir / name if name else None
+
+
+def current_build(index_dir: Path) -> Path | None:
+    """The live build folder CURRENT points at (it may not exist yet), or None."""
+    return _current_dir(Path(index_dir))
 
 
 def _cached_vectors(index_dir: Path) -> dict[str, np.ndarray]:
@@ -357,6 +364,7 @@ def load(index_dir: Path, model: str | None = None, dim: int | None = None) -> I
                 units.append(row.pop("units"))
                 piece_units.append(row.pop("piece_units"))
                 row["section"] = tuple(row["section"])
+                row["alternates"] = tuple(row.get("alternates", ()))
                 passages.append(Passage(**row))
     except Exception as exc:  # faiss raises RuntimeError, numpy ValueError/EOFError, json ValueError
         raise IndexLoadError(

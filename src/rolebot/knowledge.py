@@ -12,12 +12,12 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import KnowledgeError
 
-CHUNKER_VERSION = "6"  # bump when passages or the manifest change shape, so old indexes count as stale
+CHUNKER_VERSION = "7"  # bump when passages or the manifest change shape, so old indexes count as stale
 MIN_WORDS = 12  # a paragraph shorter than this is too thin to retrieve on its own
 FAQ_HEADING = re.compile(r"^(frequently asked questions|faqs?)\b", re.I)
 HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
@@ -39,6 +39,7 @@ class Passage:
     text: str  # as written (Markdown)
     question: str = ""  # the FAQ question, for kind "faq"
     line: int = 0  # first line in the source file
+    alternates: tuple[str, ...] = ()  # other wordings learners use, indexed like the FAQ question
 
     @property
     def heading(self) -> str:
@@ -84,7 +85,9 @@ class Document:
     def not_covered(self) -> list[str]:
         """Topics the author declares out of scope (front matter ``not_covered: a; b``):
         questions nearer to one of them than to the text are declined, not answered."""
-        return [t.strip() for t in self.meta.get("not_covered", "").split(";") if t.strip()]
+        given = self.meta.get("not_covered") or ""
+        topics = given if isinstance(given, list) else str(given).split(";")
+        return [str(t).strip() for t in topics if str(t).strip()]
 
 
 MAX_SLUG_CHARS = 80  # ids stay readable, whatever the heading
@@ -108,25 +111,47 @@ def split_units(text: str) -> list[str]:
 
 
 def parse_front_matter(lines: list[str], path) -> tuple[dict, int]:
-    """Return (meta, index of the first body line). Simple ``key: value`` lines only."""
+    """Return (meta, index of the first body line). The front matter is YAML, read with every
+    scalar as text (a date stays "2026-04-07"); keys are lower-cased."""
     if not lines or lines[0].strip() != "---":
         return {}, 0
-    if not any(line.strip() == "---" for line in lines[1:]):
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+    if end is None:
         raise KnowledgeError("front matter opened with '---' is never closed: add a '---' line after it", path, 1)
-    meta = {}
-    for i in range(1, len(lines)):
-        line = lines[i].strip()
-        if line == "---":
-            return meta, i + 1
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition(":")
-        if not sep or not re.fullmatch(r"[A-Za-z_][\w-]*", key.strip()):
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+
+    try:
+        data = YAML(typ="base").load("\n".join(lines[1:end])) or {}
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 2 if mark is not None else 2
+        raise KnowledgeError(
+            f"front matter line is not 'key: value' YAML ({exc.problem}): quote a value that holds ': ' or '#'", path, line
+        ) from None
+    if not isinstance(data, dict):
+        raise KnowledgeError("front matter line is not 'key: value': the front matter must be a YAML mapping", path, 2)
+    return {str(k).strip().lower(): "" if v is None else v for k, v in data.items()}, end + 1
+
+
+def _alternates(meta: dict, anchors: dict[str, list[str]], path) -> dict[str, tuple[str, ...]]:
+    """Front matter ``alternates``: other wordings of a passage, keyed by its id within the
+    document (``anchor`` for the section's first passage, ``anchor/2`` for the second, …).
+    An unknown key is an error, so a typo or a renamed heading never silently drops them."""
+    given = meta.get("alternates") or {}
+    if not isinstance(given, dict):
+        raise KnowledgeError("front matter 'alternates' must map a passage id to a list of questions", path, 2)
+    out: dict[str, tuple[str, ...]] = {}
+    for key, phrasings in given.items():
+        anchor, _, ordinal = str(key).strip().partition("/")
+        local = f"{anchor}/{ordinal or 1}"
+        if local not in anchors.get(anchor, []):
             raise KnowledgeError(
-                f"front matter line is not 'key: value': {line!r}", path, i + 1
-            )
-        meta[key.strip().lower()] = value.strip().strip("'\"")
-    raise AssertionError("unreachable: a closing '---' was found above")
+                f"front matter 'alternates' names {key!r}, which is no passage of this document: "
+                "use a section anchor from a citation id (`rolebot search` shows them)", path, 2)
+        items = [phrasings] if isinstance(phrasings, str) else phrasings if isinstance(phrasings, list) else []
+        out[local] = tuple(dict.fromkeys(" ".join(str(q).split()) for q in items if str(q).strip()))
+    return out
 
 
 def _blocks(body: list[tuple[int, str]]) -> list[tuple[int, list[str]]]:
@@ -255,6 +280,12 @@ def parse_document(text: str, path: Path, slug: str | None = None) -> Document:
                     line=line_no,
                 )
             )
+    anchors: dict[str, list[str]] = {}
+    for p in passages:
+        anchors.setdefault(p.anchor, []).append(p.id.removeprefix(f"{slug}/"))
+    alternates = _alternates(meta, anchors, path)
+    if alternates:
+        passages = [replace(p, alternates=alternates.get(p.id.removeprefix(f"{slug}/"), ())) for p in passages]
     meta = {**meta, "title": title}
     return Document(slug=slug, title=title, path=path, meta=meta, passages=tuple(passages))
 

@@ -63,7 +63,7 @@ class Retriever:
         self.manifest = data.manifest
         self.notices = notices or []  # what load() did on its own (e.g. rebuilt a stale index)
         self._stem = _stemmer()
-        corpus = [f"{p.heading}\n{p.question}\n{p.text}" for p in self.passages]
+        corpus = [f"{p.heading}\n{p.question}\n{' '.join(p.alternates)}\n{p.text}" for p in self.passages]
         self._bm25 = bm25s.BM25()
         self._bm25.index(bm25s.tokenize(corpus, stopwords="en", stemmer=self._stem, show_progress=False), show_progress=False)
         vocab = {w for text in corpus for w in words(text)}

@@ -44,6 +44,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__, config
 from .errors import QueryError, RolebotError
+from .reload import LiveAssistant, build_id
 
 log = logging.getLogger("rolebot")
 
@@ -365,7 +366,9 @@ def create_app(
     executor = ThreadPoolExecutor(max_workers=ANSWER_WORKERS, thread_name_prefix="rolebot-answer")
 
     api = FastAPI(title="rolebot", version=__version__, docs_url="/api/docs", openapi_url="/api/openapi.json")
-    retriever = assistant.retriever
+    # Requests read the assistant through `live`, so a reload swaps it between requests only.
+    live = assistant if isinstance(assistant, LiveAssistant) else LiveAssistant(assistant)
+    api.state.live = live
     api.state.limiter = RateLimiter(*rate) if rate else None
     api.state.limits = {"rate_limit": rate_text if rate else "off", "max_body": max_body, "ask_timeout": ask_timeout,
                         "queue_size": queue_size}
@@ -394,7 +397,10 @@ def create_app(
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
         # Who may frame the chat: only the allowed course sites, or anyone when none are set.
+        # The author's console is never framed.
         ancestors = " ".join(["'self'", *allow_origins]) if allow_origins else "*"
+        if request.url.path.startswith("/admin"):
+            ancestors = "'none'"
         # img-src keeps a learner's Markdown image from making the page fetch remote URLs.
         response.headers["Content-Security-Policy"] = f"frame-ancestors {ancestors}; img-src 'self' data: blob:"
         response.headers["X-Content-Type-Options"] = "nosniff"
@@ -449,10 +455,12 @@ def create_app(
 
     @api.get("/healthz")
     def healthz():
+        retriever = live.current.retriever
         m = retriever.manifest
         return {
             "status": "ok",
             "index_loaded": True,
+            "build": build_id(retriever),
             "passages": m.get("passages"),
             "documents": [d["slug"] for d in m.get("documents", [])],
             "model": m.get("model"),
@@ -461,8 +469,10 @@ def create_app(
             "version": __version__,
         }
 
-    def run_search(q: str, k: int) -> dict:
-        return {"query": q, "hits": [h.to_dict() for h in retriever.search(q, k=k)]}
+    def run_search(q: str, k: int) -> JSONResponse:
+        retriever = live.current.retriever
+        hits = [h.to_dict() for h in retriever.search(q, k=k)]
+        return JSONResponse({"query": q, "hits": hits}, headers={"X-Rolebot-Build": build_id(retriever)})
 
     @api.get("/api/search")
     async def search(
@@ -474,11 +484,14 @@ def create_app(
             raise QueryError("the query is empty: pass q=your question")
         return await in_worker(run_search, q, k)
 
-    def run_ask(question: str, history: list[dict]) -> dict:
-        answer = assistant.answer(question, history)
-        if answer.kind == "not_found" and feedback is not None:
-            feedback.record_not_found(answer.query or question, answer.confidence)  # never raises
-        return answer.to_dict()
+    def run_ask(question: str, history: list[dict]) -> JSONResponse:
+        bot = live.current  # the whole answer comes from this one index build, even across a reload
+        answer = bot.answer(question, history)
+        if feedback is not None:
+            feedback.count_answer(answer.kind)  # never raises
+            if answer.kind == "not_found":
+                feedback.record_not_found(answer.query or question, answer.confidence)  # never raises
+        return JSONResponse(answer.to_dict(), headers={"X-Rolebot-Build": build_id(bot.retriever)})
 
     @api.post("/api/ask")
     async def ask(body: AskRequest):
@@ -497,7 +510,7 @@ def create_app(
         """The chat's answers run on the same threads and under the same time limit as /api/ask."""
         return executor.submit(fn, *args).result(timeout=ask_timeout)
 
-    demo = build_demo(assistant, feedback, run=run_chat)
+    demo = build_demo(live, feedback, run=run_chat)
     demo.queue(default_concurrency_limit=2, max_size=queue_size)
     api.state.chat = chat = demo.rolebot_chat
     # ChatInterface wraps respond (functools.wraps), so look through __wrapped__ as well.
