@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from . import config
 from . import index as index_mod
 from .errors import RolebotError
 from .knowledge import content_hash
@@ -138,7 +139,10 @@ class Reloader:
         self.building, self.build_started = True, time.time()
         started = time.perf_counter()
         try:
-            manifest = index_mod.build(self.knowledge_dir, self.index_dir, self._passage_encoder())
+            # The serving adaptation is kept: a small edit goes live in seconds, not after a
+            # fine-tune; the next `rolebot build` adapts afresh.
+            manifest = index_mod.build(self.knowledge_dir, self.index_dir, self._passage_encoder(),
+                                       adapt=config.adapt(), keep_adapted=True)
         except RolebotError as exc:
             self._fail(wanted, started, str(exc))
             return None
