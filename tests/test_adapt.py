@@ -81,6 +81,10 @@ def test_a_build_without_adaptation_still_loads_and_a_damaged_one_is_refused(tin
 
     index.build(knowledge, index_dir, embedder, adapt=True)
     build = index.load(index_dir).path
+    adapted = for_index(embedder.name, "torch", build, index.load(index_dir).manifest, reference=embedder)
+    again = index.build(knowledge, index_dir, embedder, adapt=False)  # ROLEBOT_ADAPT=0 after an adapted build
+    back = for_index(embedder.name, "torch", index.load(index_dir).path, again, reference=adapted)
+    assert back.identity == again["encoder_identity"] != adapted.identity  # a live reload picks the right one
     damaged = tmp_path / "damaged"
     shutil.copytree(build, damaged)
     (damaged / adapt.ADAPTED_DIR / adapt.RECORD_FILE).unlink()

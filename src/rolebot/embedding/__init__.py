@@ -48,6 +48,7 @@ class Embedder:
         self._lock = threading.Lock()
         self._batcher = MicroBatcher(encoder.encode)
         self._last_export: Path | None = None
+        self.adapted_key: str | None = None  # set for a copy fine-tuned on the knowledge
 
     @property
     def identity(self) -> str:
@@ -128,6 +129,7 @@ def _adapted_encoder(name: str, build: Path, key: str) -> Embedder:
     with _ADAPTED_LOCK:
         if key not in _ADAPTED:
             _ADAPTED[key] = Embedder(encoder=adapt.load(name, build))
+            _ADAPTED[key].adapted_key = key
             while len(_ADAPTED) > 2:  # the live build and the one being swapped in
                 _ADAPTED.popitem(last=False)
         return _ADAPTED[key]
@@ -150,8 +152,10 @@ def for_index(name: str, backend: str, folder: Path, manifest: dict, reference: 
             embedder = reference
         elif manifest.get("adapted"):
             embedder = _adapted_encoder(name, Path(folder), manifest["adapted"]["key"])
+        elif getattr(reference, "backend", None) == "torch" and getattr(reference, "adapted_key", None) is None:
+            embedder = reference  # identities differ only in how they were written down
         else:
-            embedder = reference if getattr(reference, "backend", None) == "torch" else Embedder(name)
+            embedder = Embedder(name)  # an unadapted build after an adapted one (ROLEBOT_ADAPT=0)
     else:
         record = manifest.get("encoder") or {}
         if "unavailable" in record:
