@@ -48,5 +48,9 @@ def onnx_threads() -> int:
     return int(value) if value and value.isdigit() and int(value) > 0 else min(2, os.cpu_count() or 1)
 
 
-def db_path() -> Path:
-    return Path(os.environ.get("ROLEBOT_DB") or _root() / "feedback.sqlite3")
+def db_path() -> str | Path:
+    """The feedback store: ROLEBOT_DB as given (a postgresql:// URL or a file path), else ./feedback.sqlite3."""
+    value = os.environ.get("ROLEBOT_DB")
+    if value and "://" in value:
+        return value
+    return Path(value or _root() / "feedback.sqlite3")
