@@ -3,12 +3,13 @@
 A small connection pool (psycopg 3 + psycopg_pool) opened at start, where the schema is created
 or migrated under an advisory lock (replicas starting together do it once). A database that
 cannot be reached at start is an error that names the URL; one that goes away later only costs
-the writes made while it is gone: each waits at most `timeout` for a connection, is logged and
-reported as False, and the pool reconnects in the background, so writes resume by themselves.
+the writes made while it is gone: they are logged and reported as False, the first after waiting
+at most `timeout`, the rest at once, and writes resume within a second of its return.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,7 +36,7 @@ SCHEMA_LOCK = 0x726F6C65  # pg_advisory_xact_lock key ("role"): one replica migr
 INSERT = insert_sql(lambda name: f"%({name})s")
 POOL_MIN, POOL_MAX = 1, 4  # writes are tiny; four covers the answer threads of one replica
 START_TIMEOUT = 10  # seconds to connect at start
-RETRY_EVERY = 1.0  # while the database is away, one write a second waits for a connection
+RETRY_EVERY = 1.0  # while the database is away, one write a second tries to connect
 
 
 def redacted(url: str) -> str:
@@ -82,30 +83,42 @@ class PostgresStore(FeedbackStore):
             check=ConnectionPool.check_connection, name="rolebot-feedback",
         )
         self._pool.open(wait=False)
-        self._down_since: float | None = None  # set while writes fail; cleared by the next success
-        self._tried_at = 0.0
+        self._connect = functools.partial(psycopg.connect, url, autocommit=True, connect_timeout=max(1, round(timeout)))
+        self._down_since: float | None = None  # set when a pooled write fails, cleared once the pool has connections again
+        self._failed_at = 0.0
 
     def _write(self, row: dict) -> bool:
         now = time.monotonic()
-        if self._down_since is not None and now - self._tried_at < RETRY_EVERY and not self._pool.get_stats().get("pool_available"):
-            # The database is known to be away and the pool has no connection back yet: fail now
-            # instead of holding an answer thread for `timeout`. One write a second still waits,
-            # which keeps the pool reconnecting.
-            return self._failed(ConnectionError(f"unreachable since {now - self._down_since:.0f} s; reconnecting"))
-        self._tried_at = now
-        try:
-            with self._pool.connection() as conn, conn.transaction():
-                conn.execute(INSERT, row)
-                if (cutoff := self._prune_before(row["at"])) is not None:
-                    conn.execute("DELETE FROM events WHERE at < %s", (cutoff,))
-        except Exception as exc:  # noqa: BLE001 - a vote must never break the chat
-            if self._down_since is None:
-                self._down_since = now
-            return self._failed(exc)
-        if self._down_since is not None:
-            log.warning("feedback database %s is back after %.0f s; writes resumed", self.where, now - self._down_since)
+        if self._down_since is not None and self._pool.get_stats().get("pool_available"):
+            log.warning("feedback database %s: pooled writes resumed after %.0f s", self.where, now - self._down_since)
             self._down_since = None
+        if self._down_since is None:
+            try:
+                with self._pool.connection() as conn:
+                    self._insert(conn, row)
+                return True
+            except Exception as exc:  # noqa: BLE001 - a vote must never break the chat
+                self._down_since = self._failed_at = now
+                return self._failed(exc)
+        # The pool lost its connections and reconnects with a growing back-off; meanwhile each
+        # write tries a connection of its own, so writes resume as soon as the database is back.
+        # While that fails, other writes fail at once instead of holding an answer thread.
+        if now - self._failed_at < RETRY_EVERY:
+            return self._failed(ConnectionError(f"unreachable for {now - self._down_since:.0f} s; retrying"))
+        try:
+            with self._connect() as conn:
+                self._insert(conn, row)
+        except Exception as exc:  # noqa: BLE001
+            self._failed_at = now
+            return self._failed(exc)
+        self._pool.check()  # lets the pool grow again if its own reconnection gave up
         return True
+
+    def _insert(self, conn, row: dict) -> None:
+        with conn.transaction():
+            conn.execute(INSERT, row)
+            if (cutoff := self._prune_before(row["at"])) is not None:
+                conn.execute("DELETE FROM events WHERE at < %s", (cutoff,))
 
     def rows(self, since: float = 0.0) -> list[dict]:
         from psycopg.rows import dict_row
