@@ -109,7 +109,7 @@ class Postgres:
 
 class Redis:
     def __init__(self, folder: Path):
-        exe = binary("redis-server", "redis-server")
+        exe = binary("redis-server", "redis-server", "/usr/bin/redis-server")
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc = subprocess.Popen(
@@ -120,13 +120,16 @@ class Redis:
 
 
 class HAProxy:
-    def __init__(self, config: str, folder: Path, port: int):
-        exe = binary("haproxy", "haproxy")
+    """HAProxy in the foreground (-db) on a configuration whose addresses come from `env`."""
+
+    def __init__(self, config: str, folder: Path, port: int, env: dict | None = None):
+        exe = binary("haproxy", "haproxy", "/usr/sbin/haproxy")
         cfg = folder / "haproxy.cfg"
         cfg.write_text(config)
-        checked = subprocess.run([exe, "-c", "-f", str(cfg)], capture_output=True, text=True)
+        checked = subprocess.run([exe, "-c", "-f", str(cfg)], capture_output=True, text=True, env=env)
         if checked.returncode != 0:
             raise RuntimeError(f"haproxy rejected the configuration: {checked.stdout}{checked.stderr}")
         self.log = folder / "haproxy.log"
-        self.proc = subprocess.Popen([exe, "-db", "-f", str(cfg)], stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([exe, "-db", "-f", str(cfg)], stdout=open(self.log, "w"), stderr=subprocess.STDOUT,
+                                     env=env)
         wait_for_port(port, self.proc, "haproxy")
