@@ -104,19 +104,28 @@ class Postgres:
         import psycopg
 
         with psycopg.connect(self.url, autocommit=True) as conn:
-            return conn.execute(sql, params).fetchall()
+            cursor = conn.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
 
 
 class Redis:
     def __init__(self, folder: Path):
-        exe = binary("redis-server", "redis-server", "/usr/bin/redis-server")
+        self.exe = binary("redis-server", "redis-server", "/usr/bin/redis-server")
+        self.folder = folder
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.start()
+
+    def start(self) -> None:
         self.proc = subprocess.Popen(
-            [exe, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no", "--dir", str(folder)],
-            stdout=open(folder / "redis.log", "w"), stderr=subprocess.STDOUT,
+            [self.exe, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+             "--dir", str(self.folder)],
+            stdout=open(self.folder / "redis.log", "a"), stderr=subprocess.STDOUT,
         )
         wait_for_port(self.port, self.proc, "redis-server")
+
+    def stop(self) -> None:
+        stop(self.proc)
 
 
 class HAProxy:

@@ -1,6 +1,7 @@
 """Defaults in one place; each can be overridden by an environment variable."""
 
 import os
+import re
 from pathlib import Path
 
 SAMPLE_KNOWLEDGE = Path(__file__).resolve().parent / "sample"  # what `rolebot init` copies
@@ -54,3 +55,8 @@ def db_path() -> str | Path:
     if value and "://" in value:
         return value
     return Path(value or _root() / "feedback.sqlite3")
+
+
+def redacted(url: str) -> str:
+    """A database or Redis URL as it may appear in a message or a log: without its password."""
+    return re.sub(r"//([^/@]*?):[^/@]*@", r"//\1:***@", str(url))

@@ -20,6 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 
+from .config import redacted
 from .errors import RolebotError
 
 log = logging.getLogger("rolebot")
@@ -69,7 +70,7 @@ class RateLimiter:
             except Exception as exc:  # noqa: BLE001 - any Redis failure: limit locally, never refuse for it
                 if self._redis_down_until == 0.0:
                     log.warning("rate limit: Redis at %s failed (%s: %s); limiting per replica until it is back",
-                                _redacted(self.redis_url), type(exc).__name__, exc)
+                                redacted(self.redis_url), type(exc).__name__, exc)
                 self._redis_down_until = time.monotonic() + REDIS_RETRY
                 # The failed attempt may have counted before the reply was lost; the local
                 # window below starts from nothing, which errs towards letting the client in.
@@ -80,7 +81,7 @@ class RateLimiter:
     def _take(self, limiter, key: str) -> float:
         if limiter.hit(self.item, "rolebot", key):
             if limiter is self._shared and self._redis_down_until:
-                log.warning("rate limit: Redis at %s is back; limits are shared again", _redacted(self.redis_url))
+                log.warning("rate limit: Redis at %s is back; limits are shared again", redacted(self.redis_url))
                 self._redis_down_until = 0.0
             return 0.0
         reset = limiter.get_window_stats(self.item, "rolebot", key).reset_time
@@ -110,21 +111,17 @@ def _redis_limiter(url: str):
     from limits.strategies import MovingWindowRateLimiter
 
     if not url.startswith(("redis://", "rediss://", "redis+unix://")):
-        raise RolebotError(f"ROLEBOT_REDIS_URL must be a redis:// URL (e.g. redis://127.0.0.1:6379/0), not {_redacted(url)!r}")
+        raise RolebotError(f"ROLEBOT_REDIS_URL must be a redis:// URL (e.g. redis://127.0.0.1:6379/0), not {redacted(url)!r}")
     try:
         storage = storage_from_string(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT,
                                       key_prefix="rolebot")
         reachable = storage.check()
     except (ConfigurationError, ValueError) as exc:
-        raise RolebotError(f"ROLEBOT_REDIS_URL {_redacted(url)!r} is not usable ({exc})") from None
+        raise RolebotError(f"ROLEBOT_REDIS_URL {redacted(url)!r} is not usable ({exc})") from None
     if not reachable:
-        raise RolebotError(f"cannot reach Redis at {_redacted(url)} for the shared rate limit: "
+        raise RolebotError(f"cannot reach Redis at {redacted(url)} for the shared rate limit: "
                            "start it, fix ROLEBOT_REDIS_URL, or unset it to limit each replica on its own")
     return MovingWindowRateLimiter(storage)
-
-
-def _redacted(url: str | None) -> str:
-    return re.sub(r"//([^/@]*):[^/@]*@", r"//\1:***@", url or "")
 
 
 # -- who the client is --------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import functools
 import time
-from urllib.parse import urlsplit, urlunsplit
 
+from ..config import redacted
 from ..errors import RolebotError
 from .base import FeedbackStore, insert_sql, log
 
@@ -37,15 +37,6 @@ INSERT = insert_sql(lambda name: f"%({name})s")
 POOL_MIN, POOL_MAX = 1, 4  # writes are tiny; four covers the answer threads of one replica
 START_TIMEOUT = 10  # seconds to connect at start
 RETRY_EVERY = 1.0  # while the database is away, one write a second tries to connect
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 class PostgresStore(FeedbackStore):
