@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from common import ARTICLE, BIN, HERE, ROOT, offline_env, stats, wait_quiet
-from serverctl import free_port, question_mix
+from serverctl import free_port, question_mix, stop_process as stop
 
 POOL = ["What tools do ML engineers use?", "What does a data scientist do?", "Which role pays more?",
         "What skills does an ML engineer need?", "Do ML engineers deploy models?", "Is SQL needed for data science?"]
@@ -106,15 +106,6 @@ def load(base: str, users: int, seconds: float, seed: int) -> dict:
         t.join()
     took = time.perf_counter() - started
     return {"answers": len(ms), "errors": errors[0], "answers_per_s": round(len(ms) / took, 1), **stats(ms)}
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def main() -> int:

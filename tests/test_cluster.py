@@ -335,6 +335,13 @@ def counts(run, greedy):
         "times": {k: round(v, 2) for k, v in t.items()},
         "requests": len(ops),
         **{f"{kind}_{outcome}": n for (kind, outcome), n in sorted(by.items())},
+        "ask_not_found_acknowledged": sum(o.kind == "ask" and o.outcome == "ok" and o.detail["kind"] == "not_found" for o in ops),
+        "answers_during_pg_outage": sum(o.kind in ("ask", "search", "chat") and o.outcome == "ok"
+                                        and t["pg_stopped"] <= o.end <= t["pg_start"] for o in ops),
+        "votes_during_pg_outage_not_saved": sum(o.kind == "vote" and o.outcome == "not_saved"
+                                                and t["pg_stopped"] <= o.start and o.end <= t["pg_start"] for o in ops),
+        "votes_saved_again_after_s": round(min((o.end for o in ops if o.kind == "vote" and o.outcome == "saved"
+                                                and o.start > t["pg_started"]), default=float("nan")) - t["pg_started"], 2),
         "rows_in_postgres": len(run["rows"]),
         "restarted_replica_answers": len(run["after_restart"]),
         "greedy_200": greedy["codes"].count(200),
