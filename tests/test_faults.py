@@ -502,11 +502,11 @@ def test_feedback_retention_sweeps_old_rows(tmp_path, monkeypatch):
 
     store = feedback.FeedbackStore(tmp_path / "f.sqlite3", keep_days=30)
     now = time.time()
-    monkeypatch.setattr(feedback.time, "time", lambda: now - 40 * 86400)
+    monkeypatch.setattr(time, "time", lambda: now - 40 * 86400)
     assert store.record_not_found("an old question", 0.1)
-    monkeypatch.setattr(feedback.time, "time", lambda: now - 10 * 86400)
+    monkeypatch.setattr(time, "time", lambda: now - 10 * 86400)
     assert store.record_not_found("a recent question", 0.1)
-    monkeypatch.setattr(feedback.time, "time", lambda: now)
+    monkeypatch.setattr(time, "time", lambda: now)
     assert store.record_not_found("today's question", 0.1)
     assert [r["question"] for r in store.rows()] == ["a recent question", "today's question"]
     monkeypatch.setenv("ROLEBOT_FEEDBACK_DAYS", "off")

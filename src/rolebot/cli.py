@@ -229,7 +229,7 @@ def cmd_report(args) -> int:
 
     from . import config
     from .embedding import Embedder
-    from .feedback import FeedbackStore
+    from .feedback import is_url, open_store
     from .report import build_report, format_report, write_csv
 
     since = 0.0
@@ -239,11 +239,16 @@ def cmd_report(args) -> int:
         except ValueError:
             print(f"rolebot: error: --since takes a date like 2026-11-01, not {args.since!r}", file=sys.stderr)
             return 2
-    path = args.db or config.db_path()
-    if not os.path.exists(path):
-        print(f"rolebot: no feedback yet ({path} does not exist): serve the chat first", file=sys.stderr)
+    target = args.db or config.db_path()
+    if not is_url(target) and not os.path.exists(target):
+        print(f"rolebot: no feedback yet ({target} does not exist): serve the chat first", file=sys.stderr)
         return 1
-    report = build_report(FeedbackStore(path).rows(since), Embedder(args.model))
+    store = open_store(target)
+    try:
+        rows = store.rows(since)
+    finally:
+        store.close()
+    report = build_report(rows, Embedder(args.model))
     print(format_report(report))
     if args.csv:
         write_csv(report, args.csv)
@@ -255,31 +260,39 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     from .assistant import Assistant
-    from .feedback import FeedbackStore
+    from .feedback import open_store
     from . import admin, config, index
     from .reload import LiveAssistant, Reloader
     from .server import create_app
 
     origins = [o.strip() for o in args.allow_origin or os.environ.get("ROLEBOT_ALLOW_ORIGINS", "").split(",") if o.strip()]
+    store = open_store(args.db or config.db_path())  # first: a wrong URL fails before the model loads
     token = admin.admin_token(args.admin_token)
     live = LiveAssistant(Assistant(_retriever(args)))
-    store = FeedbackStore(args.db or config.db_path())
     knowledge_dir, index_dir = index.default_paths(args.knowledge, args.index)
     reloader = Reloader(live, knowledge_dir, index_dir, interval=config.reload_seconds())
-    app = create_app(live, store, allow_origins=origins)
+    app = create_app(live, store, allow_origins=origins, redis_url=args.redis_url,
+                     trusted_proxies=",".join(args.trusted_proxy) if args.trusted_proxy else None)
     if token:
         admin.mount(app, admin.Console(token, live, store, reloader, knowledge_dir))
     if not origins:
         log.warning("no --allow-origin given: any site can embed this chat in a frame")
     console = f", author console at http://{args.host}:{args.port}/admin/" if token else ""
-    print(f"rolebot: chat at http://{args.host}:{args.port}/{console}  (feedback in {store.path})", file=sys.stderr)
+    print(f"rolebot: chat at http://{args.host}:{args.port}/{console}  (feedback in {store.where})", file=sys.stderr)
     reloader.start(warm=bool(token))  # an author signed in to the console expects edits to go live fast
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from any local peer;
+    # only --trusted-proxy decides whose X-Forwarded-For counts (see ratelimit.py).
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=False)
     finally:
         reloader.stop()
         store.flush_counts()
+        store.close()
     return 0
+
+
+DB_HELP = ("feedback database: a SQLite file or a postgresql://user:password@host:port/db URL "
+           "(default ./feedback.sqlite3, env ROLEBOT_DB)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -341,13 +354,18 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("report", help="what learners asked that the knowledge does not answer, and the downvoted answers")
     s.add_argument("--since", help="only events on or after this date (YYYY-MM-DD)")
     s.add_argument("--csv", help="also write the report to this CSV file")
-    s.add_argument("--db", help="feedback SQLite file (default ./feedback.sqlite3, env ROLEBOT_DB)")
+    s.add_argument("--db", help=DB_HELP)
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("serve", help="serve the chat, the JSON API and the embed widget")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=7860)
-    s.add_argument("--db", help="feedback SQLite file (default ./feedback.sqlite3, env ROLEBOT_DB)")
+    s.add_argument("--db", help=DB_HELP)
+    s.add_argument("--redis-url", help="share the per-client rate limit with other replicas through this Redis, "
+                   "e.g. redis://127.0.0.1:6379/0 (env ROLEBOT_REDIS_URL; default: this process's memory)")
+    s.add_argument("--trusted-proxy", action="append", metavar="IP",
+                   help="a load balancer whose X-Forwarded-For names the client (repeatable or comma-separated, "
+                   "networks allowed; env ROLEBOT_TRUSTED_PROXY); anyone else's X-Forwarded-For is ignored")
     s.add_argument(
         "--allow-origin",
         action="append",

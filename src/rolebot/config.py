@@ -1,6 +1,7 @@
 """Defaults in one place; each can be overridden by an environment variable."""
 
 import os
+import re
 from pathlib import Path
 
 SAMPLE_KNOWLEDGE = Path(__file__).resolve().parent / "sample"  # what `rolebot init` copies
@@ -54,8 +55,17 @@ def onnx_threads() -> int:
     return int(value) if value and value.isdigit() and int(value) > 0 else min(2, os.cpu_count() or 1)
 
 
-def db_path() -> Path:
-    return Path(os.environ.get("ROLEBOT_DB") or _root() / "feedback.sqlite3")
+def db_path() -> str | Path:
+    """The feedback store: ROLEBOT_DB as given (a postgresql:// URL or a file path), else ./feedback.sqlite3."""
+    value = os.environ.get("ROLEBOT_DB")
+    if value and "://" in value:
+        return value
+    return Path(value or _root() / "feedback.sqlite3")
+
+
+def redacted(url: str) -> str:
+    """A database or Redis URL as it may appear in a message or a log: without its password."""
+    return re.sub(r"//([^/@]*?):[^/@]*@", r"//\1:***@", str(url))
 
 
 def reload_seconds() -> float:

@@ -3,8 +3,10 @@
 Limits, each set by an argument of create_app or else by an environment variable:
 
 - ``rate_limit`` / ``ROLEBOT_RATE_LIMIT``: requests per client IP to /api/*, e.g. "60/minute"
-  (the default) or "off". Over it: 429 JSON with a Retry-After header. The buckets live in
-  memory only and forget a client as soon as its bucket is full again.
+  (the default) or "off". Over it: 429 JSON with a Retry-After header. Counted in memory, or in
+  Redis shared by every replica with ``redis_url`` / ``ROLEBOT_REDIS_URL`` (see ratelimit.py).
+- ``trusted_proxies`` / ``ROLEBOT_TRUSTED_PROXY``: load balancers whose X-Forwarded-For names
+  the client; without them the connection's peer address is the client.
 - ``max_body`` / ``ROLEBOT_MAX_BODY``: bytes of a request body to /api/* (64 KiB). Over it: 413
   JSON. The chat's own requests may be up to 256 KiB (its history is sent back each turn).
 - ``ask_timeout`` / ``ROLEBOT_ASK_TIMEOUT``: seconds one answer or search may take (10), on the
@@ -29,9 +31,6 @@ import logging
 import math
 import os
 import re
-import threading
-import time
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 
@@ -44,6 +43,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__, config
 from .errors import QueryError, RolebotError
+from .ratelimit import RateLimiter, client_address, parse_proxies, parse_rate
 from .reload import LiveAssistant, build_id
 
 log = logging.getLogger("rolebot")
@@ -55,7 +55,6 @@ DEFAULT_QUEUE_SIZE = 64
 DEFAULT_ASK_TIMEOUT = 10.0
 ANSWER_WORKERS = 4  # answers are CPU-bound; more threads than this only queue on 2-4 cores
 MAX_HISTORY = 1000  # turns accepted over HTTP; only the last config.MAX_HISTORY_TURNS are read
-MAX_CLIENTS = 10_000  # rate-limit buckets kept at once
 DRAIN_MAX = 1024 * 1024  # a refused body up to this size is read (and dropped) before replying
 SURROGATES = re.compile("[\ud800-\udfff]")
 
@@ -92,61 +91,6 @@ def scrub(text: str) -> str:
     return SURROGATES.sub("\ufffd", text)
 
 
-# -- rate limit -----------------------------------------------------------------------------
-_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
-
-
-def parse_rate(spec) -> tuple[int, float] | None:
-    """Parse "60/minute" into (60 requests, 60.0 seconds); "off", "0" or "" mean no limit (None)."""
-    text = str(spec).strip().lower()
-    if text in ("", "0", "off", "none", "unlimited"):
-        return None
-    m = re.fullmatch(r"(\d+)\s*(?:/|per)\s*(\d*)\s*([a-z]+)", text)
-    unit = m and (m.group(3) if m.group(3) in _UNITS else m.group(3)[:-1] if m.group(3).endswith("s") else "")
-    if not m or unit not in _UNITS or int(m.group(1)) < 1:
-        raise RolebotError(f"rate limit {spec!r} is not like '60/minute' (or 'off'): set ROLEBOT_RATE_LIMIT or rate_limit= to that form")
-    return int(m.group(1)), float(int(m.group(2) or 1) * _UNITS[unit])
-
-
-class RateLimiter:
-    """Token buckets by client address: `burst` requests at once, refilled at burst/period per
-    second. Only addresses whose bucket is not yet full again are remembered."""
-
-    def __init__(self, requests: int, period: float, max_clients: int = MAX_CLIENTS):
-        self.burst = float(requests)
-        self.rate = requests / period
-        self.max_clients = max_clients
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (tokens, at)
-        self._lock = threading.Lock()
-
-    def take(self, key: str) -> float:
-        """0 if the request may go ahead, else the seconds until it may."""
-        now = time.monotonic()
-        with self._lock:
-            tokens, at = self._buckets.pop(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - at) * self.rate)
-            wait = 0.0
-            if tokens >= 1:
-                tokens -= 1
-            else:
-                wait = (1 - tokens) / self.rate
-            self._buckets[key] = (tokens, now)
-            # Oldest first: drop buckets that have refilled (they behave as new ones), and the
-            # oldest ones beyond max_clients.
-            while self._buckets:
-                first, (t, a) = next(iter(self._buckets.items()))
-                if len(self._buckets) > self.max_clients or t + (now - a) * self.rate >= self.burst:
-                    if first == key:
-                        break
-                    self._buckets.popitem(last=False)
-                else:
-                    break
-            return wait
-
-    def __len__(self) -> int:
-        return len(self._buckets)
-
-
 # -- the chat's routes ------------------------------------------------------------------------
 # Recorded from a browser session (page, widget, votes, suggestions, clear) and gradio_client's
 # predict on both endpoints; anything else Gradio mounts is not part of this product.
@@ -178,9 +122,10 @@ class Guard:
     """Pure ASGI middleware in front of every route (the chat included)."""
 
     def __init__(self, app, limiter: RateLimiter | None, rate_text: str, api_max_body: int, chat_max_body: int,
-                 chat_costly=lambda path, body: True):
+                 chat_costly=lambda path, body: True, trusted_proxies=()):
         self.app = app
         self.limiter = limiter
+        self.trusted_proxies = trusted_proxies
         # Whether a chat action makes the server answer (Gradio also posts cheap UI events).
         self.chat_costly = chat_costly
         self.rate_text = rate_text
@@ -275,8 +220,7 @@ class Guard:
     def _rate_refusal(self, scope):
         if self.limiter is None:
             return None
-        client = scope.get("client")
-        wait = self.limiter.take(client[0] if client else "-")
+        wait = self.limiter.take(client_address(scope, self.trusted_proxies))
         if wait <= 0:
             return None
         seconds = max(1, math.ceil(wait))
@@ -352,6 +296,8 @@ def create_app(
     rate_limit: str | None = None,
     max_body: int | None = None,
     ask_timeout: float | None = None,
+    redis_url: str | None = None,
+    trusted_proxies: list[str] | str | None = None,
 ) -> FastAPI:
     import gradio as gr
 
@@ -369,7 +315,9 @@ def create_app(
     # Requests read the assistant through `live`, so a reload swaps it between requests only.
     live = assistant if isinstance(assistant, LiveAssistant) else LiveAssistant(assistant)
     api.state.live = live
-    api.state.limiter = RateLimiter(*rate) if rate else None
+    redis_url = redis_url if redis_url is not None else os.environ.get("ROLEBOT_REDIS_URL") or None
+    trusted = parse_proxies(trusted_proxies if trusted_proxies is not None else os.environ.get("ROLEBOT_TRUSTED_PROXY", ""))
+    api.state.limiter = RateLimiter(*rate, redis_url=redis_url) if rate else None
     api.state.limits = {"rate_limit": rate_text if rate else "off", "max_body": max_body, "ask_timeout": ask_timeout,
                         "queue_size": queue_size}
 
@@ -388,7 +336,7 @@ def create_app(
     # Added first = innermost: CORS and the security headers also wrap the guard's own replies.
     api.add_middleware(
         Guard, limiter=api.state.limiter, rate_text=rate_text, api_max_body=max_body,
-        chat_max_body=max(CHAT_MAX_BODY, max_body), chat_costly=chat_costly,
+        chat_max_body=max(CHAT_MAX_BODY, max_body), chat_costly=chat_costly, trusted_proxies=trusted,
     )
     if allow_origins:
         api.add_middleware(CORSMiddleware, allow_origins=allow_origins, allow_methods=["GET", "POST"], allow_headers=["Content-Type"])
