@@ -4,7 +4,8 @@ Layout of index/:
     CURRENT             name of the live build folder (replaced atomically)
     build-<stamp>/      manifest.json, passages.jsonl, views.npy, units.npy, vectors.faiss,
                         and the query encoder for torch-free serving: encoder.onnx,
-                        encoder-int8.onnx, tokenizer.json, encoder.json
+                        encoder-int8.onnx, tokenizer.json, encoder.json; bm25/ (the
+                        lexical index, see lexical.py)
     .lock               held while building, so two builds never interleave
 
 A build writes a fresh folder and only then points CURRENT at it, so an interrupted build
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, config
+from . import __version__, config, lexical
 from .errors import IndexLoadError, ModelError
 from .knowledge import CHUNKER_VERSION, Document, Passage, content_hash, load_documents
 
@@ -201,6 +202,7 @@ def build(knowledge_dir: Path, index_dir: Path, embedder) -> dict:
         tmp.mkdir()
         try:
             manifest["encoder"] = _export_encoder(embedder, tmp, index_dir)
+            manifest["lexical"] = lexical.save(passages, tmp)
             with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
                 for p, us, ps in zip(passages, units, pieces):
                     row = asdict(p) | {"units": us, "piece_units": [n for n, _ in ps]}
@@ -213,9 +215,10 @@ def build(knowledge_dir: Path, index_dir: Path, embedder) -> dict:
             faiss.write_index(index, str(tmp / "vectors.faiss"))
             manifest["build_seconds"] = round(time.perf_counter() - started, 3)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-            for name in os.listdir(tmp):
-                with open(tmp / name, "rb") as f:
-                    os.fsync(f.fileno())
+            for name in [*os.listdir(tmp), *(f"{lexical.FOLDER}/{n}" for n in os.listdir(tmp / lexical.FOLDER))]:
+                if (tmp / name).is_file():
+                    with open(tmp / name, "rb") as f:
+                        os.fsync(f.fileno())
             final = index_dir / f"build-{stamp}"
             os.rename(tmp, final)
             pointer = index_dir / f".CURRENT-{stamp}"
