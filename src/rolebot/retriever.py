@@ -14,7 +14,6 @@ from . import index as index_mod
 from . import lexical
 from .errors import IndexLoadError, QueryError
 from .knowledge import Passage, knowledge_files
-from .lexical import bm25s_module  # noqa: F401  (evaluation's baselines use it from here)
 from .query import Speller, expand_abbreviations, name_the_pair, title_pair
 from .records import Hit
 
