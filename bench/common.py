@@ -33,9 +33,7 @@ def wait_quiet(max_wait: float = 90, threshold: float = 25.0) -> dict:
 
 def offline_env(**extra) -> dict:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False",
-               HF_HUB_DISABLE_PROGRESS_BARS="1", TRANSFORMERS_VERBOSITY="error", TOKENIZERS_PARALLELISM="false",
-               # Its floors are torch's model.encode; bench/backends.py compares the ONNX backends.
-               ROLEBOT_BACKEND=os.environ.get("ROLEBOT_BACKEND", "torch"))
+               HF_HUB_DISABLE_PROGRESS_BARS="1", TRANSFORMERS_VERBOSITY="error", TOKENIZERS_PARALLELISM="false")
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

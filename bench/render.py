@@ -26,15 +26,17 @@ def markdown(r: dict) -> str:
     lines = [f"# rolebot benchmark{' (--quick)' if r['quick'] else ''}", "",
              f"Run {r['started']} on {m['nproc']} cores ({m['cpu']}), {m['ram_gb']} GB RAM, Python {m['python']}, "
              f"torch {m['torch']} ({m['torch_threads']} threads), sentence-transformers {m['sentence_transformers']}, "
-             f"faiss {m['faiss']}, gradio {m['gradio']}. Shared machine: load average {m['load_start']} at the start, "
+             f"onnxruntime {m['onnxruntime']} ({m['onnx_threads']} threads), faiss {m['faiss']}, gradio {m['gradio']}. "
+             f"Served backend: **{m['backend']}**; floors: the torch reference in the same run. Shared machine: load average {m['load_start']} at the start, "
              f"{r.get('load_end', '?')} at the end; total {r.get('total_seconds', '?')} s.", "",
              _code_line(r), "", "Load average (1 min) before → after each section, and CPU pressure from other "
              "processes (PSI some avg10, %) where the bench waited for a quieter moment: " + "; ".join(
                  f"{k} {v['load_before']}→{v['load_after']}" + (f" (PSI {v['cpu_pressure_avg10']})" if "cpu_pressure_avg10" in v else "")
                  for k, v in r.get("sections", {}).items()) + ".", "",
-             "## Targets, each beside its floor measured in the same run", ""]
-    rows = [[t["name"], t["measured"], t["floor"], t["comparison"], t["target"], t["met"]] for t in r["targets"]]
-    lines += _table(["what", "measured", "floor", "vs floor", "target", "met"], rows)
+             _settings_line(r), "", "## Targets, each beside its floor measured in the same run", ""]
+    verdict = {True: "PASS", False: "**MISS**", None: "—"}
+    rows = [[t["name"], t["measured"], t["floor"], t["comparison"], t["target"], verdict[t["met"]]] for t in r["targets"]]
+    lines += _table(["what", "measured", "floor", "vs floor", "target", "result"], rows)
 
     lat = r["latency"]
     lines += ["## Answer latency (ms)", ""]
@@ -42,11 +44,16 @@ def markdown(r: dict) -> str:
     lines += _table(["path", "n", "p50", "p95", "p99"], rows)
     lines += [lat["note"], ""]
 
+    lines += ["## Quality by backend (`rolebot --backend B eval --set S --no-baselines`, totals only)", ""]
+    for name, q in r["quality"].items():
+        metrics = list(next(iter(q["backends"].values())))
+        lines += _table(["set", "backend", *metrics], [[name, b, *(row.get(k) for k in metrics)] for b, row in q["backends"].items()])
+
     cs = r["cold_start"]
     lines += ["## Start-up (s, median of runs)", ""]
     lines += _table(["what", "runs", "median", "all"], [[k, len(v), _med(v), ", ".join(f"{x:.2f}" for x in v)]
                                                       for k, v in cs["samples"].items()])
-    lines += ["`python -X importtime -c \"import rolebot.server\"`, top 10 by cumulative time:", ""]
+    lines += ["`python -X importtime -c \"import rolebot.server, gradio\"`, top 10 by cumulative time:", ""]
     lines += _table(["module", "cumulative ms", "self ms"], [[f"`{x['module']}`", x["cumulative_ms"], x["self_ms"]]
                                                            for x in cs["importtime_top10"]])
 
@@ -82,9 +89,10 @@ def markdown(r: dict) -> str:
     for run in r["load"]["runs"]:
         for kind, s in run["by_kind"].items():
             kinds = ", ".join(f"{k}: {v}" for k, v in s.get("error_kinds", {}).items())
-            rows.append([run["setting"], kind, s["n"], s["throughput"], s["p50"], s["p95"], s["p99"],
-                         f"{s['errors']}{f' ({kinds})' if kinds else ''}"])
-    lines += _table(["server setting", "endpoint", "ok requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"], rows)
+            rows.append([run["mix"], run["backend"], kind, s["n"], s["throughput"], s["p50"], s["p95"], s["p99"],
+                         f"{s['errors']}{f' ({kinds})' if kinds else ''}", run["rss_after_mb"].get("VmRSS")])
+    lines += _table(["mix", "backend", "endpoint", "ok requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors",
+                     "server RSS after (MB)"], rows)
     lines += [r["load"]["note"], ""]
 
     mem = r["memory"]
@@ -92,8 +100,18 @@ def markdown(r: dict) -> str:
     lines += _table(["what", "value"], [["RSS after start (MB)", mem["rss_start_mb"]],
                                         [f"RSS after {mem['questions']} /api/ask (MB)", mem["rss_end_mb"]],
                                         ["growth (MB)", mem["growth_mb"]], ["peak VmHWM (MB)", mem["peak_mb"]],
+                                        [f"growth over the last half, from question {mem['last_half_from']} (MB)",
+                                         mem["last_half_growth_mb"]],
                                         ["RSS curve (questions, MB)", ", ".join(f"{n}: {v}" for n, v in mem["curve"])]])
     return "\n".join(lines)
+
+
+def _settings_line(r: dict) -> str:
+    s = r.get("settings", {})
+    if r["quick"]:
+        return "--quick: tiny sizes, a smoke test; the figures mean nothing."
+    return (f"Durations: load test {s.get('seconds')} s per run with {s.get('users')} users, memory soak "
+            f"{s.get('questions')} questions, scale sizes {s.get('sizes')} (flags --seconds, --users, --questions, --sizes).")
 
 
 def _code_line(r: dict) -> str:

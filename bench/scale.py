@@ -1,6 +1,6 @@
 """Index build and search at growing sizes. Each case runs in its own process (so its RSS is
 its own):  python bench/scale.py build SIZE DIR [--floor] [--rebuild-one] [--pool INDEX_DIR]
-           python bench/scale.py search DIR N_QUERIES
+           python bench/scale.py search DIR N_QUERIES [--ef-sweep]
 Each prints one JSON line. bench.py calls them through run_scale().
 """
 
@@ -69,7 +69,7 @@ def build_case(size: int, d: Path, floor: bool, rebuild_one: bool, pool: Path | 
     return out
 
 
-def search_case(d: Path, n_queries: int, embedder=None) -> dict:
+def search_case(d: Path, n_queries: int, embedder=None, ef_sweep: bool = False) -> dict:
     import faiss
 
     from rolebot import index
@@ -111,7 +111,7 @@ def search_case(d: Path, n_queries: int, embedder=None) -> dict:
 
     out = {"load_seconds": round(load_s, 2), "rss_mb": rss, "queries": len(qs), "recall_at_10": recall(ret.data.faiss_index),
            "search_p95_ms": stats(ms["search"])["p95"], **{f"{k}_p50_ms": stats(v)["p50"] for k, v in ms.items()}}
-    if isinstance(ret.data.faiss_index, faiss.IndexHNSW):  # what other HNSW settings would give
+    if ef_sweep and isinstance(ret.data.faiss_index, faiss.IndexHNSW):  # what other HNSW settings would give
         shipped = ret.data.faiss_index.hnsw.efConstruction
         graphs = [(shipped, ret.data.faiss_index)]
         for ef_c in [e for e in ALT_EF_CONSTRUCTION if e != shipped]:  # the same vectors, another graph
@@ -139,7 +139,7 @@ def _call(args: list[str], work: Path) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run_scale(work: Path, sizes: list[int], n_queries: int, embedder=None) -> dict:
+def run_scale(work: Path, sizes: list[int], n_queries: int, embedder=None, ef_sweep: bool = False) -> dict:
     """Build and search each size. With an embedder (--quick) the cases run in this process.
     The largest size reuses the previous size's real vectors if embedding it would take too long
     (always in --quick, to exercise that path)."""
@@ -150,10 +150,11 @@ def run_scale(work: Path, sizes: list[int], n_queries: int, embedder=None) -> di
             estimate = size * rows[-1]["texts_per_passage"] / rows[-1]["build_texts_per_s"]
             pool = prev / "index" if embedder is not None or estimate > REAL_EMBED_BUDGET_S else None
         if embedder is not None:
-            row = build_case(size, d, first, first, pool, embedder) | search_case(d, n_queries, embedder)
+            row = build_case(size, d, first, first, pool, embedder) | search_case(d, n_queries, embedder, ef_sweep)
         else:
             flags = ["--floor", "--rebuild-one"] * first + (["--pool", str(pool)] if pool else [])
-            row = _call(["build", str(size), str(d), *flags], work) | _call(["search", str(d), str(n_queries)], work)
+            row = (_call(["build", str(size), str(d), *flags], work)
+                   | _call(["search", str(d), str(n_queries), *["--ef-sweep"] * ef_sweep], work))
         if pool:
             row["real_embedding_estimate_s"] = round(estimate)
         rows.append(row | {"size_asked": size})
@@ -177,11 +178,12 @@ def main() -> int:
     p.add_argument("--floor", action="store_true")
     p.add_argument("--rebuild-one", action="store_true")
     p.add_argument("--pool", type=Path)
+    p.add_argument("--ef-sweep", action="store_true")
     a = p.parse_args()
     if a.mode == "build":
         res = build_case(int(a.args[0]), Path(a.args[1]), a.floor, a.rebuild_one, a.pool)
     else:
-        res = search_case(Path(a.args[0]), int(a.args[1]))
+        res = search_case(Path(a.args[0]), int(a.args[1]), ef_sweep=a.ef_sweep)
     print(json.dumps(res))
     return 0
 

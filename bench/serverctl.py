@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,18 +23,15 @@ def free_port() -> int:
 
 
 class Server:
-    """`rolebot serve` (or bench/serve_patched.py with other settings) on a free port, timed to its first answer."""
+    """`rolebot serve` on a free port, timed to its first answer; backend None = the shipped default."""
 
-    def __init__(self, work: Path, knowledge: Path, index: Path, settings: dict | None = None):
+    def __init__(self, work: Path, knowledge: Path, index: Path, backend: str | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        if not settings:  # the shipped command
-            cmd = [str(BIN / "rolebot"), "serve", "--port", str(self.port)]
-        else:
-            cmd = [sys.executable, str(Path(__file__).with_name("serve_patched.py")), "serve", "--port", str(self.port)]
+        cmd = [str(BIN / "rolebot"), *(["--backend", backend] if backend else []), "serve", "--port", str(self.port)]
         # Every request comes from 127.0.0.1, so the per-client rate limit is turned off.
         env = offline_env(ROLEBOT_DB=work / f"feedback-{self.port}.sqlite3", ROLEBOT_INDEX=index, ROLEBOT_RATE_LIMIT="off",
-                          ROLEBOT_KNOWLEDGE=knowledge, **(settings or {}))
+                          ROLEBOT_KNOWLEDGE=knowledge)
         self.log = open(work / f"server-{self.port}.log", "w")
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=work)
@@ -73,15 +69,16 @@ def stop_process(proc: subprocess.Popen) -> None:
 
 def http_latency(base: str, questions: list[tuple[str, list]], floor_ms) -> dict:
     """POST each question once (the first time the server sees it: uncached), alternating with
-    the bench's own bare encode of the same question (floor_ms(q) -> ms). Then, to see where the
-    time goes: GET /healthz, a small-talk question (no model) and the same questions again (cached)."""
+    the bench's own in-process answer of the same question (floor_ms(q, history) -> ms). Then, to
+    see where the time goes: GET /healthz, a small-talk question (no model) and the same questions
+    again (cached)."""
     ms = {"http": [], "floor": [], "healthz": [], "smalltalk": [], "repeated": []}
     with httpx.Client(timeout=60) as client:
         ask = lambda q, h=(): client.post(base + "/api/ask", json={"question": q, "history": list(h)}).raise_for_status()  # noqa: E731
         for n in range(3):  # warm the connection and the server's code paths
             ask(f"warm-up question {n} about data scientists")
         for i, (q, history) in enumerate(questions):
-            steps = [lambda: ms["http"].append(timed(lambda: ask(q, history))), lambda: ms["floor"].append(floor_ms(q))]
+            steps = [lambda: ms["http"].append(timed(lambda: ask(q, history))), lambda: ms["floor"].append(floor_ms(q, history))]
             for step in steps[:: 1 if i % 2 else -1]:
                 step()
                 time.sleep(0.01)  # let the other process's idle threads settle
@@ -109,20 +106,22 @@ def memory_growth(server: Server, pool: list[str], n: int, samples: int = 10) ->
             if i % max(1, n // samples) == 0:
                 curve.append((i, server.memory()["VmRSS"]))
     end = server.memory()
-    return {"questions": n, "distinct_share": round(1 / 3, 3), "rss_before_run_mb": start["VmRSS"], "rss_end_mb": end["VmRSS"],
+    half = curve[len(curve) // 2]
+    return {"last_half_growth_mb": round(end["VmRSS"] - half[1], 1), "last_half_from": half[0],"questions": n, "distinct_share": round(1 / 3, 3), "rss_before_run_mb": start["VmRSS"], "rss_end_mb": end["VmRSS"],
             "growth_mb": round(end["VmRSS"] - start["VmRSS"], 1), "peak_mb": end["VmHWM"], "curve": curve,
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def load_test(base: str, pool: list[str], users: int, seconds: float) -> dict:
-    """Closed loop, no think time: half the users POST /api/ask, half use the Gradio queue."""
+def load_test(base: str, pool: list[str], users: int, seconds: float, gradio: bool) -> dict:
+    """Closed loop, no think time: every user POSTs /api/ask, or with gradio half of them chat
+    through the Gradio queue."""
     from gradio_client import Client
 
     records: list[tuple[str, str, float]] = []  # (endpoint, "ok" or what went wrong, ms)
     lock = threading.Lock()
     questions = question_mix(pool, 100_000, 0.5, seed=9)
     clients = [Client(base + "/chat/", verbose=False, download_files=False, analytics_enabled=False)
-               if u % 2 else httpx.Client(timeout=120) for u in range(users)]
+               if gradio and u % 2 else httpx.Client(timeout=120) for u in range(users)]
     go = threading.Event()
     deadline = [0.0]
 

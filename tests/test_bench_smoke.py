@@ -20,13 +20,13 @@ def test_bench_quick_writes_results(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     r = json.loads((tmp_path / "results.json").read_text())
 
-    assert {"machine", "latency", "http", "cold_start", "build", "scale", "load", "memory", "targets"} <= set(r)
+    assert {"machine", "latency", "http", "cold_start", "build", "scale", "load", "memory", "quality", "targets"} <= set(r)
     assert {"nproc", "cpu", "ram_gb"} <= set(r["machine"])
     summaries = r["latency"]["summaries"]
-    for row in ("Assistant.answer (uncached)", "model.encode floor", "answer, repeated question", "POST /api/ask (uncached)"):
+    for row in ("Assistant.answer (uncached)", "torch model.encode floor", "answer, repeated question", "POST /api/ask (uncached)"):
         assert {"p50", "p95"} <= set(summaries[row]) and summaries[row]["n"] > 0
-    assert set(r["cold_start"]["median"]) == {
-        "import sentence_transformers", "rolebot serve → first /api/ask", "rolebot --help", "rolebot search --help"}
+    assert set(r["cold_start"]["median"]) == {"import sentence_transformers", "rolebot serve → first /api/ask",
+                                              "rolebot ask (one-shot)", "rolebot --help", "rolebot search --help"}
     assert len(r["cold_start"]["importtime_top10"]) == 10
     sizes = r["scale"]["sizes"]
     assert len(sizes) >= 2
@@ -36,12 +36,12 @@ def test_bench_quick_writes_results(tmp_path):
         assert 0.0 <= s["recall_at_10"] <= 1.0
     assert sizes[0]["rebuild_one"]["only_that_document"]
     assert {"bare_encode_texts_per_s", "build_vs_bare_throughput"} <= set(sizes[0])
-    run = r["load"]["runs"][0]
-    assert {"api", "gradio", "all"} == set(run["by_kind"])
-    assert {"throughput", "p50", "p95", "p99", "errors"} <= set(run["by_kind"]["all"])
-    assert r["load"]["queue_env_check"]["env_overrides_explicit"] in (True, False)
-    assert {"rss_start_mb", "rss_end_mb", "growth_mb"} <= set(r["memory"])
+    assert [(x["mix"], set(x["by_kind"])) for x in r["load"]["runs"]] == [("api", {"api", "all"}), ("mixed", {"api", "gradio", "all"})]
+    assert {"throughput", "p50", "p95", "p99", "errors"} <= set(r["load"]["runs"][1]["by_kind"]["all"])
+    assert {"rss_start_mb", "rss_end_mb", "growth_mb", "last_half_growth_mb"} <= set(r["memory"])
+    assert set(r["quality"]["dev"]["backends"]) == {r["machine"]["backend"]}
     assert all({"name", "measured", "target", "met"} <= set(t) for t in r["targets"])
+    assert any(t["name"].startswith("`rolebot ask` one-shot") for t in r["targets"])
 
     assert (tmp_path / "RESULTS.md").read_text().startswith("# rolebot benchmark")
     assert (tmp_path / "scale.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -149,3 +149,41 @@ def test_manifest_is_json(tiny_kb, fake_embedder):
     index.build(knowledge, index_dir, fake_embedder)
     live = index_dir / (index_dir / "CURRENT").read_text().strip()
     assert json.loads((live / "manifest.json").read_text())["documents"][0]["slug"] == "tea-guide"
+
+
+def test_bm25_is_saved_with_the_index_and_read_back_without_retokenising(tiny_kb, fake_embedder, monkeypatch):
+    from rolebot import lexical
+
+    knowledge, index_dir = tiny_kb
+    manifest = index.build(knowledge, index_dir, fake_embedder)
+    assert manifest["lexical"] == {"version": lexical.LEXICAL_VERSION, "folder": "bm25"}
+    fresh = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder)
+    expected = [h.id for h in fresh.search("how long does tea keep in a tin", k=5)]
+
+    def no_indexing(*args):
+        raise AssertionError("the passages were tokenised again")
+
+    monkeypatch.setattr(lexical, "build", no_indexing)
+    loaded = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder)
+    assert [h.id for h in loaded.search("how long does tea keep in a tin", k=5)] == expected
+    assert loaded.vocabulary == fresh.vocabulary
+
+
+@pytest.mark.parametrize("damage", ["older build", "unreadable"])
+def test_index_without_a_usable_bm25_still_loads_and_indexes_in_memory(tiny_kb, fake_embedder, damage):
+    import shutil
+
+    knowledge, index_dir = tiny_kb
+    index.build(knowledge, index_dir, fake_embedder)
+    expected = [h.id for h in Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder)
+                .search("milk in green tea?", k=5)]
+    build = index_dir / (index_dir / "CURRENT").read_text().strip()
+    if damage == "older build":  # as a rolebot before saved BM25 wrote it
+        shutil.rmtree(build / "bm25")
+        manifest = json.loads((build / "manifest.json").read_text())
+        del manifest["lexical"]
+        (build / "manifest.json").write_text(json.dumps(manifest))
+    else:
+        (build / "bm25" / "params.index.json").write_text("{not json")
+    r = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder, auto_build=False)
+    assert [h.id for h in r.search("milk in green tea?", k=5)] == expected

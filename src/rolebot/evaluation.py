@@ -246,7 +246,7 @@ def _document_texts(retriever) -> list[str]:
 
 
 def baseline_systems(retriever) -> dict:
-    from .retriever import bm25s_module
+    from .lexical import bm25s_module
 
     bm25s = bm25s_module()
     chunks = fixed_chunks(_document_texts(retriever))

@@ -4,7 +4,8 @@ Layout of index/:
     CURRENT             name of the live build folder (replaced atomically)
     build-<stamp>/      manifest.json, passages.jsonl, views.npy, units.npy, vectors.faiss,
                         and the query encoder for torch-free serving: encoder.onnx,
-                        encoder-int8.onnx, tokenizer.json, encoder.json
+                        encoder-int8.onnx, tokenizer.json, encoder.json; bm25/ (the
+                        lexical index, see lexical.py)
     .lock               held while building, so two builds never interleave
 
 A build writes a fresh folder and only then points CURRENT at it, so an interrupted build
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, config
+from . import __version__, config, lexical
 from .errors import IndexLoadError, ModelError
 from .knowledge import CHUNKER_VERSION, Document, Passage, content_hash, load_documents
 
@@ -229,6 +230,7 @@ def _write_build(knowledge_dir, index_dir, embedder, adapt, keep_adapted, starte
     if adapted is not None:
         manifest["adapted"] = adapted
     manifest["encoder"] = _export_encoder(embedder, tmp, index_dir)
+    manifest["lexical"] = lexical.save(passages, tmp)
     with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
         for p, us, ps in zip(passages, units, pieces):
             row = asdict(p) | {"units": us, "piece_units": [n for n, _ in ps]}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -12,9 +11,10 @@ import numpy as np
 
 from . import config
 from . import index as index_mod
+from . import lexical
 from .errors import IndexLoadError, QueryError
 from .knowledge import Passage, knowledge_files
-from .query import Speller, expand_abbreviations, name_the_pair, title_pair, words
+from .query import Speller, expand_abbreviations, name_the_pair, title_pair
 from .records import Hit
 
 log = logging.getLogger("rolebot")
@@ -36,37 +36,17 @@ class Scored:
     unit_scores: tuple  # cosine of each answer unit (sentence or list), in passage order
 
 
-@functools.cache
-def bm25s_module():
-    import bm25s
-
-    # bm25s sets its own logger to DEBUG on import; keep index-building chatter out of stderr.
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
-    return bm25s
-
-
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
 class Retriever:
     """Finds the passages closest to a question. Build with Retriever.load()."""
 
     def __init__(self, data: index_mod.IndexData, embedder, notices: list[str] | None = None):
-        bm25s = bm25s_module()
-
         self.data = data
         self.embedder = embedder
         self.passages: list[Passage] = data.passages
         self.manifest = data.manifest
         self.notices = notices or []  # what load() did on its own (e.g. rebuilt a stale index)
-        self._stem = _stemmer()
-        corpus = [f"{p.heading}\n{p.question}\n{' '.join(p.alternates)}\n{p.text}" for p in self.passages]
-        self._bm25 = bm25s.BM25()
-        self._bm25.index(bm25s.tokenize(corpus, stopwords="en", stemmer=self._stem, show_progress=False), show_progress=False)
-        vocab = {w for text in corpus for w in words(text)}
+        self._stem = lexical.stemmer()
+        self._bm25, vocab = lexical.load(data.path, self.manifest, self.passages, self._stem)
         tokens = embedder.vocabulary() if hasattr(embedder, "vocabulary") else {}
         known = {w for w in tokens if w.isalpha()}
         self.speller = Speller(vocab, known)
@@ -229,7 +209,7 @@ class Retriever:
         return tuple(float(x) for x in best)
 
     def _lexical(self, query: str, allowed, limit: int) -> dict[int, float]:
-        tokens = bm25s_module().tokenize([query], stopwords="en", stemmer=self._stem, show_progress=False, return_ids=False)
+        tokens = lexical.tokenize([query], self._stem, return_ids=False)
         if not tokens or not tokens[0]:
             return {}
         scores = self._bm25.get_scores(tokens[0])

@@ -228,6 +228,33 @@ class Guard:
         return 429, {"error": message}, {"retry-after": str(seconds)}
 
 
+class SecurityHeaders:
+    """Sets these headers on every response. Pure ASGI: an @app.middleware("http") function
+    costs ~0.5 ms a request (a task group and a body stream per call)."""
+
+    def __init__(self, app, headers: dict[str, str], admin_headers: dict[str, str] | None = None):
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        self._names = {k for k, _ in self.headers}
+        admin = {k.lower().encode(): v.encode() for k, v in (admin_headers or {}).items()}
+        self.admin = [(k, admin.get(k, v)) for k, v in self.headers]  # the same names, stricter values
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        extra = self.admin if scope.get("path", "").startswith("/admin") else self.headers
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in self._names]
+                message = {**message, "headers": kept + extra}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def _headers_only(send):
     async def strip_body(message):
         if message["type"] == "http.response.body":
@@ -341,19 +368,14 @@ def create_app(
     if allow_origins:
         api.add_middleware(CORSMiddleware, allow_origins=allow_origins, allow_methods=["GET", "POST"], allow_headers=["Content-Type"])
 
-    @api.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        # Who may frame the chat: only the allowed course sites, or anyone when none are set.
-        # The author's console is never framed.
-        ancestors = " ".join(["'self'", *allow_origins]) if allow_origins else "*"
-        if request.url.path.startswith("/admin"):
-            ancestors = "'none'"
-        # img-src keeps a learner's Markdown image from making the page fetch remote URLs.
-        response.headers["Content-Security-Policy"] = f"frame-ancestors {ancestors}; img-src 'self' data: blob:"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
+    # Who may frame the chat: only the allowed course sites, or anyone when none are set; the
+    # author's console never.
+    ancestors = " ".join(["'self'", *allow_origins]) if allow_origins else "*"
+    # img-src keeps a learner's Markdown image from making the page fetch remote URLs.
+    api.add_middleware(SecurityHeaders, headers={
+        "Content-Security-Policy": f"frame-ancestors {ancestors}; img-src 'self' data: blob:",
+        "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"},
+        admin_headers={"Content-Security-Policy": "frame-ancestors 'none'; img-src 'self' data: blob:"})
 
     @api.exception_handler(RolebotError)
     async def rolebot_error(request: Request, exc: RolebotError):
@@ -430,7 +452,7 @@ def create_app(
         q = scrub(q)
         if not q.strip():
             raise QueryError("the query is empty: pass q=your question")
-        return await in_worker(run_search, q, k)
+        return JSONResponse(await in_worker(run_search, q, k))
 
     def run_ask(question: str, history: list[dict]) -> JSONResponse:
         bot = live.current  # the whole answer comes from this one index build, even across a reload
@@ -446,7 +468,8 @@ def create_app(
         # Only the recent turns matter; unknown roles are kept and ignored by the assistant.
         turns = (body.history or [])[-2 * config.MAX_HISTORY_TURNS :]
         history = [{"role": t.role, "content": scrub(t.content)} for t in turns]
-        return await in_worker(run_ask, scrub(body.question), history)
+        # A ready JSONResponse skips FastAPI's jsonable_encoder walk of the answer (~0.35 ms).
+        return JSONResponse(await in_worker(run_ask, scrub(body.question), history))
 
     script = resources.files("rolebot").joinpath("static/embed.js").read_text(encoding="utf-8")  # once, not per request
 
