@@ -50,6 +50,12 @@ class Server:
                 time.sleep(0.05)
         raise TimeoutError(f"no answer from {self.base} in {timeout}s")
 
+    def wait_chat(self, timeout: float = 300) -> float:
+        """Seconds from launch to the chat page (/chat/ 200): Gradio is built after the first answer."""
+        with httpx.Client(timeout=timeout) as client:
+            client.get(self.base + "/chat/").raise_for_status()  # waits while the chat is starting
+        return time.perf_counter() - self.started
+
     def memory(self) -> dict:
         return proc_status(self.proc.pid)
 

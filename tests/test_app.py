@@ -140,3 +140,45 @@ def test_votes_are_filed_by_message_once_each(assistant, tmp_path):
     with sqlite3.connect(store.path) as db:
         rows = db.execute("SELECT question, vote FROM events WHERE kind='vote' ORDER BY question").fetchall()
     assert rows == [("What tools do ML engineers use?", 1), ("what tools do MLEs use", -1)]
+
+
+def test_the_api_answers_while_the_chat_is_built_after_start(assistant, monkeypatch):
+    """`rolebot serve` builds the chat after start-up (chat_later): /chat/ waits for it, and the
+    guard still stands in front of it."""
+    import threading
+
+    import rolebot.app
+
+    built, release = threading.Event(), threading.Event()
+    real = rolebot.app.build_demo
+
+    def slow_build(*args, **kwargs):
+        release.wait(30)  # hold the chat back until the API has answered
+        built.set()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rolebot.app, "build_demo", slow_build)
+    with TestClient(create_app(assistant, rate_limit="off", chat_later=True)) as client:
+        assert client.get("/healthz").json()["chat"] == "starting"
+        assert client.post("/api/ask", json={"question": "What does an ML engineer do?"}).json()["kind"] == "answer"
+        assert not built.is_set()
+        release.set()
+        page = client.get("/chat/")  # waits for the chat
+        assert page.status_code == 200 and "gradio" in page.text.lower()
+        assert client.get("/healthz").json()["chat"] == "ready"
+        assert client.post("/chat/gradio_api/upload", files={"files": ("a.txt", b"x")}).status_code == 404
+
+
+def test_a_chat_that_cannot_be_built_leaves_the_api_answering(assistant, monkeypatch, caplog):
+    import rolebot.app
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no theme")
+
+    monkeypatch.setattr(rolebot.app, "build_demo", broken)
+    with TestClient(create_app(assistant, rate_limit="off", chat_later=True)) as client:
+        page = client.get("/chat/")
+        assert page.status_code == 503 and "unavailable" in page.json()["error"] and "no theme" not in page.text
+        assert client.get("/healthz").json()["chat"] == "failed"
+        assert client.post("/api/ask", json={"question": "What does an ML engineer do?"}).status_code == 200
+    assert "the chat could not be started" in caplog.text

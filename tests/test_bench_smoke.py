@@ -26,6 +26,7 @@ def test_bench_quick_writes_results(tmp_path):
     for row in ("Assistant.answer (uncached)", "torch model.encode floor", "answer, repeated question", "POST /api/ask (uncached)"):
         assert {"p50", "p95"} <= set(summaries[row]) and summaries[row]["n"] > 0
     assert set(r["cold_start"]["median"]) == {"import sentence_transformers", "rolebot serve → first /api/ask",
+                                              "rolebot serve → chat page ready",
                                               "rolebot ask (one-shot)", "rolebot --help", "rolebot search --help"}
     assert len(r["cold_start"]["importtime_top10"]) == 10
     sizes = r["scale"]["sizes"]

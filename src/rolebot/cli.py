@@ -271,7 +271,7 @@ def cmd_serve(args) -> int:
     live = LiveAssistant(Assistant(_retriever(args)))
     knowledge_dir, index_dir = index.default_paths(args.knowledge, args.index)
     reloader = Reloader(live, knowledge_dir, index_dir, interval=config.reload_seconds())
-    app = create_app(live, store, allow_origins=origins, redis_url=args.redis_url,
+    app = create_app(live, store, allow_origins=origins, redis_url=args.redis_url, chat_later=True,
                      trusted_proxies=",".join(args.trusted_proxy) if args.trusted_proxy else None)
     if token:
         admin.mount(app, admin.Console(token, live, store, reloader, knowledge_dir))

@@ -41,7 +41,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import __version__, config
+from . import __version__, chatmount, config
 from .errors import QueryError, RolebotError
 from .ratelimit import RateLimiter, client_address, parse_proxies, parse_rate
 from .reload import LiveAssistant, build_id
@@ -325,11 +325,10 @@ def create_app(
     ask_timeout: float | None = None,
     redis_url: str | None = None,
     trusted_proxies: list[str] | str | None = None,
+    chat_later: bool = False,
 ) -> FastAPI:
-    import gradio as gr
-
-    from .app import CSS, JS, build_demo
-
+    """The whole service as one ASGI app. With ``chat_later`` (what `rolebot serve` does) the
+    chat is built after the server starts, so the API answers without waiting for Gradio."""
     allow_origins = list(allow_origins or [])
     rate_text = str(rate_limit if rate_limit is not None else os.environ.get("ROLEBOT_RATE_LIMIT") or DEFAULT_RATE_LIMIT)
     rate = parse_rate(rate_text)
@@ -352,6 +351,8 @@ def create_app(
 
     def chat_costly(path: str, body: bytes) -> bool:
         name = path.rstrip("/").rsplit("/", 1)[-1]
+        if not costly:
+            return True  # the chat is still being built: the request will wait for it, and count
         if "/gradio_api/call/" in path:
             return name in costly["names"]
         try:
@@ -430,6 +431,7 @@ def create_app(
         return {
             "status": "ok",
             "index_loaded": True,
+            "chat": api.state.chat_status(),  # "starting" for the first seconds of `rolebot serve`
             "build": build_id(retriever),
             "passages": m.get("passages"),
             "documents": [d["slug"] for d in m.get("documents", [])],
@@ -481,13 +483,24 @@ def create_app(
         """The chat's answers run on the same threads and under the same time limit as /api/ask."""
         return executor.submit(fn, *args).result(timeout=ask_timeout)
 
-    demo = build_demo(live, feedback, run=run_chat)
-    demo.queue(default_concurrency_limit=2, max_size=queue_size)
-    api.state.chat = chat = demo.rolebot_chat
-    # ChatInterface wraps respond (functools.wraps), so look through __wrapped__ as well.
-    costly["fns"] = {i for i, f in demo.fns.items()
-                     if chat in (getattr(f.fn, "__self__", None), getattr(getattr(f.fn, "__wrapped__", None), "__self__", None))}
-    costly["names"] = {demo.fns[i].api_name for i in costly["fns"]}
-    # The chat takes no files: uploads are refused by the guard, and Gradio's cache is bounded
-    # and swept anyway in case a future component writes to it.
-    return gr.mount_gradio_app(api, demo, path="/chat", footer_links=[], show_error=False, css=CSS, js=JS, max_file_size=1)
+    def make_chat(parent: FastAPI) -> None:
+        import gradio as gr
+
+        from .app import CSS, JS, build_demo
+
+        demo = build_demo(live, feedback, run=run_chat)
+        demo.queue(default_concurrency_limit=2, max_size=queue_size)
+        chat = demo.rolebot_chat
+        # ChatInterface wraps respond (functools.wraps), so look through __wrapped__ as well.
+        fns = {i for i, f in demo.fns.items()
+               if chat in (getattr(f.fn, "__self__", None), getattr(getattr(f.fn, "__wrapped__", None), "__self__", None))}
+        costly.update(fns=fns, names={demo.fns[i].api_name for i in fns})
+        api.state.chat = chat
+        # The chat takes no files: uploads are refused by the guard, and Gradio's cache is bounded
+        # and swept anyway in case a future component writes to it.
+        gr.mount_gradio_app(parent, demo, path=chatmount.PATH, footer_links=[], show_error=False, css=CSS, js=JS,
+                            max_file_size=1)
+
+    if chat_later:
+        return chatmount.mount_later(api, make_chat)
+    return chatmount.mount_now(api, make_chat)
