@@ -17,6 +17,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.routing import Mount
 
+from .memory import release_free_memory
+
 log = logging.getLogger("rolebot")
 
 PATH = "/chat"
@@ -82,6 +84,7 @@ class DeferredChat:
             async with parent.router.lifespan_context(parent):
                 self.app = mounted
                 self.ready.set()
+                release_free_memory()  # what building the chat allocated and dropped
                 await self.stopping.wait()
         except Exception as exc:  # the API keeps answering; the chat says it is unavailable
             log.exception("the chat could not be started")
