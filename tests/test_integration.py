@@ -127,3 +127,17 @@ def test_small_talk_page_facts_and_examples_mid_conversation(assistant):
     assert assistant.answer("cheers mate", history).kind == "smalltalk"
     example = assistant.answer("show me a concrete case", history)
     assert "Netflix" in example.text and example.citations[0].id.endswith("real-world-example/1")
+
+
+def test_a_turn_that_points_back_is_asked_again_in_the_conversations_context(assistant):
+    first = "Can a data scientist move into ML engineering later on?"
+    reply = assistant.answer(first)
+    switch = "can-a-data-scientist-become-an-ml-engineer"
+    assert reply.kind == "answer" and switch in reply.citations[0].id
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": reply.text}]
+    for turn in ("does that happen a lot?", "is that something people do often?"):
+        assert assistant.answer(turn).kind == "not_found"  # on its own words the article cannot answer it
+        in_context = assistant.answer(turn, history)
+        assert in_context.kind == "answer" and switch in in_context.citations[0].id, turn
+    # The conversation lends context, not evidence: what the article lacks stays unanswered.
+    assert assistant.answer("how much does it pay?", history).kind == "not_found"

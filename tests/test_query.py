@@ -123,3 +123,17 @@ def test_title_pair_names_both_roles():
     assert name_the_pair("what do both roles share", pair) == "what do ML Engineer and Data Scientist share"
     assert name_the_pair("similarities between the 2 roles", pair) == "similarities between ML Engineer and Data Scientist"
     assert name_the_pair("what do both roles share", None) == "what do both roles share"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("is that a common move?", True),
+    ("anything else?", True),
+    ("do both need it?", True),
+    ("what does a data scientist do?", False),  # names its own subject
+    ("is that true for MLEs?", False),  # a role: a question of its own
+    ("what is MLOps?", False),
+])
+def test_points_back(text, expected):
+    from rolebot.query import points_back
+
+    assert points_back(text) is expected

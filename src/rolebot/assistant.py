@@ -14,9 +14,9 @@ from dataclasses import replace
 
 from . import config
 from .compose import MAX_ANSWER_CHARS, Composer, join, topic_question, with_marker
-from .conversation import Conversation, Topic, message_text, move_of
+from .conversation import MAX_BORROWED_CHARS, Conversation, Topic, message_text, move_of
 from .facts import fact_answer, fact_kind
-from .query import clean_text, content_words
+from .query import clean_text, content_words, points_back
 from .records import Answer, Hit
 from .retriever import Retriever, Scored
 from .smalltalk import smalltalk_kind, strip_pleasantries
@@ -94,10 +94,27 @@ class Assistant:
             vectors = self.retriever.embedder.encode_queries(queries)
             scored = self.retriever.score(queries, documents, vectors)
             for i, query, vec, rows in zip(todo, queries, vectors, scored):
-                if prepared[i][2] is not None:
-                    rows = self._near_topic(rows, prepared[i][2])
-                results[i] = self._compose(prepared[i][0], query, vec, rows, prepared[i][1])
+                text, note, topic, rewritten = prepared[i]
+                if rewritten:
+                    rows = self._near_topic(rows, topic)
+                results[i] = self._compose(text, query, vec, rows, note)
+                if results[i].kind == "not_found" and topic.quoted and not rewritten and points_back(text):
+                    results[i] = self._in_context(text, note, topic, documents) or results[i]
         return results
+
+    def _in_context(self, text: str, note: str, topic: Topic, documents) -> Answer | None:
+        """A turn that points back ("is that a common move?") and that the article cannot answer
+        in its own words, asked again with the conversation's last question beside it. Only such
+        turns: one that names a subject of its own ("which companies hire the most?") is a new
+        question, and its "doesn't cover that" stands. On the dev conversations
+        (eval/dev-conversations-2.jsonl): conversations 0.325 -> 0.375, follow-ups 0.578 -> 0.625,
+        out-of-scope turns unchanged (ungated, they fell 0.80 -> 0.67); test totals unchanged."""
+        query = f"{text.rstrip(' ?.!')} ({topic.question[:MAX_BORROWED_CHARS].rstrip(' ?.!')})?"
+        normalized = self.retriever.normalize(query)
+        vec = self.retriever.embedder.encode_queries([normalized])
+        rows = self._near_topic(self.retriever.score([normalized], documents, vec)[0], topic)
+        answer = self._compose(query, normalized, vec[0], rows, note)
+        return answer if answer.kind == "answer" else None
 
     def evidence(self, question, history=None) -> dict | None:
         """The confidence signals for a question (None for small talk): for calibration."""
@@ -117,7 +134,7 @@ class Assistant:
     # -- steps ------------------------------------------------------------------------
     def _prepare(self, question, history, documents=None):
         """Either a finished Answer (small talk, page facts, a follow-up move) or (query, note,
-        topic): the topic only when the query is a follow-up rewritten against it."""
+        topic, rewritten): rewritten when the query is a follow-up rewritten against the topic."""
         text = clean(question)
         note = ""
         if len(text) > config.MAX_QUESTION_CHARS:
@@ -138,9 +155,9 @@ class Assistant:
             moved = self._move(move, text, topic, note)
             if moved is not None:
                 return moved
-            return topic.question, note, None
+            return topic.question, note, topic, False
         resolved = self.conversation.resolve(text, topic)
-        return resolved, note, (topic if resolved != text and topic.quoted else None)
+        return resolved, note, topic, resolved != text and bool(topic.quoted)
 
     def _near_topic(self, rows: list[Scored], topic: Topic) -> list[Scored]:
         """A rewritten follow-up ("what would they have to learn?") most often asks about what

@@ -71,6 +71,15 @@ STOPWORDS = frozenset(
 )
 
 
+# Words that point back into the conversation ("is that common?", "anything else?").
+BACK_REFERENCE = re.compile(r"\b(that|this|it|its|they|them|their|those|these|there|then|else|both|one|ones|instead|too|also)\b", re.I)
+
+
+def points_back(text: str) -> bool:
+    """A turn that refers to the conversation and names no subject of its own."""
+    return bool(BACK_REFERENCE.search(text)) and not ROLE.search(expand_abbreviations(text))
+
+
 def expand_abbreviations(text: str) -> str:
     return _ABBREV.sub(lambda m: ABBREVIATIONS[m.group(1).lower()], text)
 
