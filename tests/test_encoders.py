@@ -75,6 +75,7 @@ from rolebot import Assistant, Retriever
 r = Retriever.load(knowledge_dir={str(knowledge)!r}, index_dir={str(index_dir)!r}, backend={backend!r}, auto_build=False)
 bot = Assistant(r)
 answer = bot.answer("What does an ML engineer do?")
+lexical = sorted(m for m in ("bm25s", "scipy") if m in sys.modules)  # the saved BM25 is read with numpy
 if {backend!r} == "onnx":  # the `rolebot serve` stack too: FastAPI + Gradio over the same bot
     from fastapi.testclient import TestClient
     from rolebot.feedback import FeedbackStore
@@ -83,14 +84,15 @@ if {backend!r} == "onnx":  # the `rolebot serve` stack too: FastAPI + Gradio ove
     assert client.post("/api/ask", json={{"question": "What tools do ML engineers use?"}}).status_code == 200
 print(json.dumps({{"cited": len(answer.citations), "backend": r.embedder.backend,
     "torch": "torch" in sys.modules, "st": "sentence_transformers" in sys.modules,
-    "transformers": "transformers" in sys.modules}}))
+    "transformers": "transformers" in sys.modules, "lexical": lexical}}))
 """
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stderr == ""
     result = json.loads(out.stdout)
-    assert result == {"cited": result["cited"], "backend": backend, "torch": False, "st": False, "transformers": False}
+    assert result == {"cited": result["cited"], "backend": backend, "torch": False, "st": False, "transformers": False,
+                      "lexical": []}
     assert result["cited"] >= 1
 
 

@@ -169,6 +169,28 @@ def test_bm25_is_saved_with_the_index_and_read_back_without_retokenising(tiny_kb
     assert loaded.vocabulary == fresh.vocabulary
 
 
+def test_the_saved_bm25_scores_like_bm25s_itself(tiny_kb, fake_embedder):
+    """Serving reads the saved index with numpy (no bm25s, no scipy): same scores as bm25s."""
+    import numpy as np
+
+    from rolebot import lexical
+
+    knowledge, index_dir = tiny_kb
+    index.build(knowledge, index_dir, fake_embedder)
+    folder = index_dir / (index_dir / "CURRENT").read_text().strip() / lexical.FOLDER
+    stem = lexical.stemmer()
+    saved = lexical.SavedBM25(folder, stem)
+    reference = lexical.InMemoryBM25(lexical.bm25s_module().BM25.load(str(folder)), stem)
+    queries = ["how long does tea keep in a tin", "milk in green tea?", "Green GREEN green teas", "the of and",
+               "Ünïcode café naïve tea-pot's C++", "zzzz unknownword", "steeping steeped steeps temperature"]
+    for q in queries:
+        ours, theirs = saved.scores(q), reference.scores(q)
+        assert (ours is None) == (theirs is None), q
+        if ours is not None:
+            assert np.allclose(ours, theirs, atol=1e-6), q
+    assert saved.scores("green tea").max() > 0
+
+
 @pytest.mark.parametrize("damage", ["older build", "unreadable"])
 def test_index_without_a_usable_bm25_still_loads_and_indexes_in_memory(tiny_kb, fake_embedder, damage):
     import shutil

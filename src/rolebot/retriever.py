@@ -209,10 +209,9 @@ class Retriever:
         return tuple(float(x) for x in best)
 
     def _lexical(self, query: str, allowed, limit: int) -> dict[int, float]:
-        tokens = lexical.tokenize([query], self._stem, return_ids=False)
-        if not tokens or not tokens[0]:
+        scores = self._bm25.scores(query)
+        if scores is None:
             return {}
-        scores = self._bm25.get_scores(tokens[0])
         limit = min(max(limit, 1), len(scores))
         top = np.argpartition(-scores, limit - 1)[:limit]  # the best `limit`, unordered: O(n), not a full sort
         return {int(p): float(scores[p]) for p in top if scores[p] > 0 and (allowed is None or int(p) in allowed)}
