@@ -209,3 +209,24 @@ def test_index_without_a_usable_bm25_still_loads_and_indexes_in_memory(tiny_kb, 
         (build / "bm25" / "params.index.json").write_text("{not json")
     r = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder, auto_build=False)
     assert [h.id for h in r.search("milk in green tea?", k=5)] == expected
+
+
+def test_unit_scores_of_many_passages_match_one_by_one(tiny_kb, fake_embedder):
+    """Retriever._units_of (one product for all candidates) gives each passage's unit scores."""
+    import numpy as np
+
+    knowledge, index_dir = tiny_kb
+    index.build(knowledge, index_dir, fake_embedder)
+    r = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder)
+    vec = fake_embedder.encode_queries(["milk in green tea?"])[0]
+    d = r.data
+    every = list(range(len(r.passages)))
+    for chosen in (every, every[::-1], every[1::2], [every[-1]], []):
+        got = r._units_of(chosen, vec)
+        assert len(got) == len(chosen)
+        for p, units in zip(chosen, got):
+            lo, hi = d.piece_offsets[p], d.piece_offsets[p + 1]
+            sims, owner = d.piece_vectors[lo:hi] @ vec, d.piece_unit[lo:hi]
+            expected = [float(sims[owner == u].max()) if (owner == u).any() else -1.0
+                        for u in range(int(owner.max()) + 1 if hi > lo else 0)]
+            assert np.allclose(units, expected, atol=1e-6) and len(units) == len(expected)

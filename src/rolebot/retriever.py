@@ -155,8 +155,8 @@ class Retriever:
         lexical = self._lexical(query, allowed, max(len(dense), DENSE_POOL))
         top_lex = max(lexical.values(), default=0.0)
         out = []
-        for p in set(dense) | set(lexical):
-            units = self._unit_scores(p, vec)
+        candidates = list(set(dense) | set(lexical))
+        for p, units in zip(candidates, self._units_of(candidates, vec)):
             d = max(dense.get(p, -1.0), max(units, default=-1.0))
             lex = lexical.get(p, 0.0)
             fused = d + LEXICAL_WEIGHT * (lex / top_lex if top_lex > 0 else 0.0)
@@ -170,8 +170,7 @@ class Retriever:
         lexical = self._lexical(query, allowed, len(self.passages))
         top_lex = max(lexical.values(), default=0.0)
         out = []
-        for p in allowed:
-            units = self._unit_scores(p, vec)
+        for p, units in zip(list(allowed), self._units_of(list(allowed), vec)):
             views = self._view_vectors(p) @ vec
             d = max(float(views.max()) if len(views) else -1.0, max(units, default=-1.0))
             lex = lexical.get(p, 0.0)
@@ -199,14 +198,29 @@ class Retriever:
 
     def _unit_scores(self, p: int, vec) -> tuple:
         """Cosine of each answer unit: the best of its pieces (a list scores by its best item)."""
-        lo, hi = self.data.piece_offsets[p], self.data.piece_offsets[p + 1]
-        if hi == lo:
-            return ()
-        sims = self.data.piece_vectors[lo:hi] @ vec
-        owner = self.data.piece_unit[lo:hi]
-        best = np.full(int(owner.max()) + 1, -1.0)
-        np.maximum.at(best, owner, sims)
-        return tuple(float(x) for x in best)
+        return self._units_of([p], vec)[0]
+
+    def _units_of(self, passages: list[int], vec) -> list[tuple]:
+        """_unit_scores of many passages in one product and one reduction: per passage in a
+        Python loop this was most of a cached answer's time (~1.5 ms for 60 candidates)."""
+        if not passages:
+            return []
+        d = self.data
+        ps = np.asarray(passages)
+        lo, hi = d.piece_offsets[ps], d.piece_offsets[ps + 1]
+        lengths = hi - lo
+        if not lengths.any():
+            return [()] * len(passages)
+        rows = np.repeat(lo - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
+        units = d.piece_unit[rows]
+        # Units per passage: one more than its highest unit number among its pieces (0 if none).
+        counts = np.zeros(len(ps), dtype="int64")
+        np.maximum.at(counts, np.repeat(np.arange(len(ps)), lengths), units + 1)
+        base = np.r_[0, np.cumsum(counts)]
+        best = np.full(int(base[-1]), -1.0)
+        np.maximum.at(best, np.repeat(base[:-1], lengths) + units, d.piece_vectors[rows] @ vec)
+        values = best.tolist()
+        return [tuple(values[base[i] : base[i + 1]]) for i in range(len(ps))]
 
     def _lexical(self, query: str, allowed, limit: int) -> dict[int, float]:
         scores = self._bm25.scores(query)
