@@ -203,6 +203,7 @@ def load_section(work: Path, knowledge: Path, idx: Path, pool: list[str], users:
         for backend in backends:
             server = running or Server(work, knowledge, idx, backend)
             server.wait_first_answer()
+            server.wait_chat()  # gradio_client gives up on a chat still starting after 5 s
             raw = serverctl.load_test(server.base, pool, users, seconds, gradio=mix == "mixed")
             rss = server.memory()
             if server is not running:

@@ -432,12 +432,16 @@ def create_app(
 
     @api.get("/healthz")
     def healthz():
+        """Readiness: 503 while the chat is still being built (the first seconds of `rolebot
+        serve`; /api/* already answers), so a load balancer sends a replica traffic only once
+        every route is up. A chat that failed to build leaves the API serving: 200, "degraded"."""
         retriever = live.current.retriever
         m = retriever.manifest
-        return {
-            "status": "ok",
+        chat = api.state.chat_status()
+        body = {
+            "status": {"ready": "ok", "starting": "starting", "failed": "degraded"}[chat],
             "index_loaded": True,
-            "chat": api.state.chat_status(),  # "starting" for the first seconds of `rolebot serve`
+            "chat": chat,
             "build": build_id(retriever),
             "passages": m.get("passages"),
             "documents": [d["slug"] for d in m.get("documents", [])],
@@ -446,6 +450,8 @@ def create_app(
             "built_at": m.get("built_at"),
             "version": __version__,
         }
+        return JSONResponse(body, status_code=503 if chat == "starting" else 200,
+                            headers={"Retry-After": "2"} if chat == "starting" else None)
 
     def run_search(q: str, k: int) -> JSONResponse:
         retriever = live.current.retriever
