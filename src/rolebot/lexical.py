@@ -90,10 +90,11 @@ class SavedBM25:
 
     def scores(self, query: str) -> np.ndarray | None:
         tokens = [t for t in TOKEN.findall(query.lower()) if t not in self.stopwords]
-        # bm25s's vocabulary may end with a token no passage has ("" of an empty text): no column.
-        ids = [i for i in (self.vocab.get(t) for t in self.stem.stemWords(tokens)) if i is not None and i < len(self.indptr) - 1]
         if not tokens:
             return None
+        # bm25s's vocabulary may end with a token no passage has ("" of an empty text): no column.
+        columns = len(self.indptr) - 1
+        ids = [i for i in map(self.vocab.get, self.stem.stemWords(tokens)) if i is not None and i < columns]
         out = np.zeros(self.num_docs, dtype="float32")
         for t in ids:  # a repeated query word counts again, as in bm25s
             lo, hi = self.indptr[t], self.indptr[t + 1]

@@ -170,7 +170,8 @@ class Retriever:
         lexical = self._lexical(query, allowed, len(self.passages))
         top_lex = max(lexical.values(), default=0.0)
         out = []
-        for p, units in zip(list(allowed), self._units_of(list(allowed), vec)):
+        chosen = list(allowed)
+        for p, units in zip(chosen, self._units_of(chosen, vec)):
             views = self._view_vectors(p) @ vec
             d = max(float(views.max()) if len(views) else -1.0, max(units, default=-1.0))
             lex = lexical.get(p, 0.0)
@@ -196,13 +197,10 @@ class Retriever:
         rows = np.nonzero(self.data.piece_unit[lo:hi] == n)[0] + lo
         return [float(x) for x in self.data.piece_vectors[rows] @ vec]
 
-    def _unit_scores(self, p: int, vec) -> tuple:
-        """Cosine of each answer unit: the best of its pieces (a list scores by its best item)."""
-        return self._units_of([p], vec)[0]
-
     def _units_of(self, passages: list[int], vec) -> list[tuple]:
-        """_unit_scores of many passages in one product and one reduction: per passage in a
-        Python loop this was most of a cached answer's time (~1.5 ms for 60 candidates)."""
+        """For each passage, the cosine of each answer unit: the best of its pieces (a list
+        scores by its best item). One product and one reduction for all of them: per passage in
+        a Python loop this was most of a cached answer's time (~1.5 ms for 60 candidates)."""
         if not passages:
             return []
         d = self.data
