@@ -27,7 +27,7 @@ PATTERNS = {
         r"\b(what|which)\s+date\s+(is|was)\s+(on|in|for)\s+" + _PAGE + r"\b|\b" + _PAGE + r"('?s|\s+is)?\s+date\b", re.I),
     "title": re.compile(r"\b(title|headline)\b|\bwhat('?s|\s+is)\s+" + _PAGE + r"\s+(called|named)\b|\bname\s+of\s+" + _PAGE, re.I),
     "source": re.compile(
-        r"\b(url|link|web\s*site|website)\b.*\b(article|page|post|this|it|source|original)\b|\bwhere\s+(is|does|did|was|can\s+i\s+(find|read))\s+"
+        r"\b(url|link|web\s*site|website)\b.*\b(article|page|post|this|it|source|original)\b|\bwhere(\s*'s|\s+(is|does|did|was|can\s+i\s+(find|read)))\s+"
         r"(this|it|the\s+(article|page|info|information|text))\b.*\b(from|come|published|originally|original|find|read)\b|"
         r"\b(original\s+(article|page|post|source)|sources?\s+(of|for)\s+" + _PAGE + r"|which\s+(site|website|blog))\b|"
         r"\bwhat('?s|\s+is)\s+(the|your)\s+source\s*\??$", re.I),

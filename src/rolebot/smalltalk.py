@@ -17,14 +17,14 @@ KIND_WORDS = {
     "bye": {"bye", "byee", "byebye", "goodbye", "cya", "farewell", "goodnight", "ciao", "later"},
     "thanks": {"thanks", "thank", "thankyou", "thanx", "thnx", "thnks", "thx", "tnx", "tks", "ty", "tysm", "tq",
                "cheers", "appreciate", "appreciated", "grateful", "gracias", "merci", "danke"},
-    "sorry": {"sorry", "sry", "apologies", "apologize", "apologise", "oops", "pardon"},
+    "sorry": {"sorry", "sry", "soz", "apologies", "apologize", "apologise", "oops", "pardon"},
     "greeting": {"hi", "hii", "hiii", "hello", "helo", "hallo", "hullo", "hey", "heya", "hiya", "howdy", "yo",
                  "greetings", "morning", "afternoon", "evening", "namaste", "sup", "gm"},
     "ack": {"ok", "okay", "okk", "okey", "k", "kk", "cool", "great", "nice", "good", "gud", "understood", "alright",
             "sure", "awesome", "perfect", "fine", "hmm", "hm", "yes", "yeah", "yep", "yup", "no", "nope", "wow",
             "interesting", "noted", "right", "clear", "excellent", "amazing", "brilliant", "lovely", "neat", "fair",
             "gotcha", "got", "it", "makes", "sense", "helpful", "useful", "super", "fantastic", "lol", "haha", "hehe",
-            "nvm", "nevermind", "thumbs", "understand", "glad", "rock", "rocks"},
+            "nvm", "nevermind", "thumbs", "understand", "glad", "rock", "rocks", "helped", "helps"},
 }
 PRIORITY = ("bye", "thanks", "sorry", "greeting", "ack")
 FILLER = {
@@ -35,13 +35,14 @@ FILLER = {
     "ok", "good", "my", "bad", "be", "will", "take", "care", "nice", "talk", "soon", "everything", "all",
     "information", "explanation", "reply", "indeed", "totally", "quite", "pretty", "kind", "of", "very", "vry",
     "pls", "please", "plz", "job", "work", "stuff", "know", "mind", "never", "anyway", "up", "are", "now", "get",
+    "typo", "typed", "wrong", "mistake", "meant", "it's",
 }
 _SPELLED = sorted(w for words in KIND_WORDS.values() for w in words if len(w) >= 5)
 
 ABOUT = re.compile(
     r"^(what can (you|u) (do|help( me)? with|answer|tell me)|what do (you|u) (do|know)|who (are|r) (you|u)|"
     r"what (are|r) (you|u)( for)?|(are|r) (you|u) (a |an )?(human|real|person|bot|robot|ai|machine|computer|"
-    r"chatbot|real person|human being|live agent)|is this (a )?(bot|human|real person|ai)|"
+    r"chatbot|real person|human being|live agent)( or (a |an )?\w+( \w+)?)?|is this (a )?(bot|human|real person|ai)|"
     r"who (made|built|created|programmed|trained) (you|u|this)|how (do|does) (you|u|this|this bot|this chat) work|"
     r"(can|could) (you|u) help( me)?|help( me)?|i need help|what is this( bot| chat| thing| tool)?|"
     r"what can i ask( you| u)?|how (can|do) i use (you|u|this)|how can (you|u) help( me)?|what are (you|u) able to do|"
@@ -54,8 +55,13 @@ BYE = re.compile(r"^(see (you|ya|u)( later| soon| around)?|take care|have a (goo
 _PUNCT = re.compile(r"[^\w\s']")
 
 
+_ELONGATED = re.compile(r"(\w)\1{2,}")
+
+
 def _words(text: str) -> list[str]:
-    return [w.strip("'") for w in _PUNCT.sub(" ", text.lower()).split() if w.strip("'")]
+    # "heyyy", "thanksss", "okkkk": a run of three or more of one letter is typed for tone.
+    text = _ELONGATED.sub(r"\1", _PUNCT.sub(" ", text.lower()))
+    return [w.strip("'") for w in text.split() if w.strip("'")]
 
 
 def _kind_of(word: str) -> str | None:
