@@ -42,13 +42,40 @@ def test_hand_written_alternates_are_parsed_and_indexed_like_faq_questions(tmp_p
     assert doc.meta["title"] == "Tea Guide" and doc.not_covered == ["coffee", "cocoa"]
     index.build(tmp_path, tmp_path / "index", fake_embedder)
     data = index.load(tmp_path / "index")
-    questions = [int(data.view_passage[r]) for r in np.flatnonzero(data.view_kind == 1)]
+    questions = [int(data.view_passage[r]) for r in np.flatnonzero(data.view_kind == index.QUESTION_VIEW)]
+    alternates = [int(data.view_passage[r]) for r in np.flatnonzero(data.view_kind == index.ALTERNATE_VIEW)]
     faqs = [i for i, p in enumerate(data.passages) if p.kind == "faq"]
     black = next(i for i, p in enumerate(data.passages) if p.id == "tea-guide/black-tea/1")
-    assert sorted(questions) == sorted(faqs + [faqs[0], black])  # FAQ questions + one view per alternate
+    assert sorted(questions) == faqs  # one view per FAQ question
+    assert sorted(alternates) == sorted([faqs[0], black])  # and one per alternate, of its own kind
     assert data.passages[black].alternates == ("pairing breakfast beverage",)
     hits = Retriever(data, fake_embedder).search("is dairy okay in sencha", k=1)
     assert hits[0].id == "tea-guide/can-i-add-milk-to-green-tea/1"
+
+
+def test_an_faq_question_is_handicapped_in_the_ranking_but_not_in_the_evidence(tmp_path, fake_embedder, monkeypatch):
+    """Asked word for word, an FAQ's question still wins; its cosine is reported unchanged (the
+    confidence reads it), and only the ranking score gives up the handicap."""
+    from rolebot import retriever as retriever_mod
+
+    path = tmp_path / "tea-guide.md"
+    path.write_text(FRONT + BODY)
+    index.build(tmp_path, tmp_path / "index", fake_embedder)
+    data = index.load(tmp_path / "index")
+    ret = Retriever(data, fake_embedder)
+    faq = next(p for p in data.passages if p.kind == "faq")
+    top = ret.score([ret.normalize(faq.question)])[0][0]
+    assert data.passages[top.passage].id == faq.id
+    assert top.dense == pytest.approx(1.0, abs=1e-4)  # the question matched itself
+    vec = fake_embedder.encode_queries([ret.normalize(faq.question)])[0]
+    within = ret.score_within(ret.normalize(faq.question), vec, [top.passage])[0]
+    assert within.dense == pytest.approx(top.dense) and within.fused == pytest.approx(top.fused)
+    taken = retriever_mod.QUESTION_VIEW_HANDICAP
+    monkeypatch.setattr(retriever_mod, "QUESTION_VIEW_HANDICAP", 0.0)
+    plain = next(s for s in ret.score([ret.normalize(faq.question)])[0] if s.passage == top.passage)
+    handicap = min(1.0 - max(top.unit_scores, default=-1.0), taken)  # down to its best sentence at most
+    assert plain.dense == pytest.approx(top.dense)
+    assert plain.fused - top.fused == pytest.approx(handicap, abs=1e-5)
 
 
 @pytest.mark.parametrize("key", ["no-such-section", "black-tea/2"])

@@ -27,17 +27,20 @@ FLOORS = {  # eval/questions.jsonl: a dev set (the confidence weights and thresh
 # eval/test.jsonl: written blind, read only as totals. Floors a little under today's figures
 # (README), far under the targets of the quality issue, which are not met yet.
 TEST_FLOORS = {
-    "hit@1": 0.60,
-    "hit@3": 0.81,
+    "hit@1": 0.62,
+    "hit@3": 0.82,
     "answer_acc": 0.77,
-    "lead": 0.64,
+    "lead": 0.67,
     "answered": 0.90,
     "abstain_recall": 0.92,
     "facts": 0.90,
     "smalltalk": 0.80,
-    "conversations": 0.44,
-    "follow_ups": 0.59,
+    "conversations": 0.41,  # 15 of 34 today: one fewer than before the FAQ-question handicap
+    "follow_ups": 0.60,
 }
+# eval/dev-blind.jsonl: written blind like the test set, but a dev set (its failures were read).
+BLIND_DEV_FLOORS = {"hit@1": 0.59, "hit@3": 0.84, "answer_acc": 0.75, "lead": 0.66, "answered": 0.90,
+                    "abstain_recall": 0.85, "facts": 0.85, "smalltalk": 1.0}
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +61,11 @@ def test_rolebot_stays_at_its_level(report, metric):
 @pytest.mark.parametrize("metric", sorted(TEST_FLOORS))
 def test_held_out_set_stays_at_its_level(test_report, metric):
     assert test_report.rows["rolebot"][metric] >= TEST_FLOORS[metric]
+
+
+def test_blind_dev_set_stays_at_its_level(assistant):
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-blind.jsonl"), baselines=False).rows["rolebot"]
+    assert {k: v for k, v in rows.items() if k in BLIND_DEV_FLOORS and v < BLIND_DEV_FLOORS[k]} == {}
 
 
 def test_dev_conversations_follow_the_topic(assistant):

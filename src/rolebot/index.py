@@ -46,7 +46,7 @@ class IndexData:
     passages: list[Passage]
     faiss_index: object
     view_passage: np.ndarray  # row of the FAISS index -> passage number
-    view_kind: np.ndarray  # 0 = heading + text, 1 = FAQ question alone, 2 = text alone
+    view_kind: np.ndarray  # 0 = heading + text, 1 = FAQ question alone, 2 = text alone, 3 = author's alternate
     units: list[list[str]]  # passage number -> its answerable sentences / lists
     piece_vectors: np.ndarray  # every sentence and list item, passage by passage
     piece_unit: np.ndarray  # piece row -> the number of its unit within its passage
@@ -65,6 +65,10 @@ def _identity(embedder) -> str:
     return getattr(embedder, "identity", None) or embedder.name
 
 
+QUESTION_VIEW = 1  # an FAQ's own question
+ALTERNATE_VIEW = 3  # an author's other wording of a passage (`rolebot add`, front matter `alternates`)
+
+
 def _views(passages: list[Passage]) -> tuple[list[str], list[int], list[int]]:
     texts, owner, kind = [], [], []
     for i, p in enumerate(passages):
@@ -74,11 +78,12 @@ def _views(passages: list[Passage]) -> tuple[list[str], list[int], list[int]]:
         owner += [i, i]
         kind += [0, 2]
         # Question-to-question matching is the strongest FAQ signal; an author's alternate
-        # phrasings of a passage count the same way.
-        for question in ([p.question] if p.kind == "faq" else []) + list(p.alternates):
+        # phrasings of a passage are kept as their own kind (the retriever trusts them more).
+        questions = ([(p.question, QUESTION_VIEW)] if p.kind == "faq" else []) + [(a, ALTERNATE_VIEW) for a in p.alternates]
+        for question, k in questions:
             texts.append(question)
             owner.append(i)
-            kind.append(1)
+            kind.append(k)
     return texts, owner, kind
 
 
