@@ -222,9 +222,10 @@ def test_unit_scores_of_many_passages_match_one_by_one(tiny_kb, fake_embedder):
     d = r.data
     every = list(range(len(r.passages)))
     for chosen in (every, every[::-1], every[1::2], [every[-1]], []):
-        got = r._units_of(chosen, vec)
-        assert len(got) == len(chosen)
-        for p, units in zip(chosen, got):
+        got, best = r._units_of(chosen, vec)
+        assert len(got) == len(chosen) == len(best)
+        for p, units, top in zip(chosen, got, best):
+            assert top == max(units, default=-1.0)
             lo, hi = d.piece_offsets[p], d.piece_offsets[p + 1]
             sims, owner = d.piece_vectors[lo:hi] @ vec, d.piece_unit[lo:hi]
             expected = [float(sims[owner == u].max()) if (owner == u).any() else -1.0

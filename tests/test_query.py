@@ -114,6 +114,10 @@ def test_follow_up_moves(text, move):
         ("and the mle ones", "data scientist skills?", "mle skills?"),
         ("what about the ds side?", "what tools do ML engineers use?", "what tools do ds use?"),
         ("and ml engineer salary?", "data scientist skills?", "and ml engineer salary?"),
+        # Asking to pick between the roles is about both: the last role discussed is not added.
+        ("so which one does the system design?", "tell me about the DS side", "so which one does the system design?"),
+        ("which of them experiments more?", "what does an MLE do?", "which of them experiments more?"),
+        ("which tools do they use?", "what does an MLE do?", "which tools do they use (MLE)?"),
     ],
 )
 def test_follow_ups(question, previous, expected):

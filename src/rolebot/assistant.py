@@ -239,11 +239,12 @@ class Assistant:
         order: dict[int, int] = {}
         parts = []
         for passage, text in blocks:
-            if passage not in order:
+            opens = passage not in order  # the first words quoted from this passage
+            if opens:
                 order[passage] = len(citations) + 1
                 row = next((r for r in rows if r.passage == passage), None) or Scored(passage, 1.0, 1.0, 0.0, ())
                 citations.append(self.retriever.hit(row))
-            parts.append(with_marker(text, order[passage], self.retriever.passages[passage].heading))
+            parts.append(with_marker(text, order[passage], self.retriever.passages[passage].heading, opens))
         return Answer(
             text=note + join(parts),
             citations=citations,

@@ -110,12 +110,18 @@ def _size(blocks) -> int:
     return sum(len(t) for _, t in blocks)
 
 
-def with_marker(unit: str, n: int, heading: str = "") -> str:
+PRONOUN_START = re.compile(r"^(they|their|them|it|its|this|these|those)\b", re.I)
+
+
+def with_marker(unit: str, n: int, heading: str = "", opens: bool = False) -> str:
     """Cite at the end of every paragraph or list; a list with no lead-in line gets its
-    section heading (in italics, not a quote) so it reads on its own."""
+    section heading (in italics, not a quote) so it reads on its own, and so does a sentence
+    that ``opens`` the quote from its passage with a pronoun ("Their work is more focused on…")."""
     blocks = unit.split("\n\n")
     if heading and blocks[0].startswith("- "):
         blocks[0] = f"*{heading}:*\n{blocks[0]}"
+    elif heading and opens and PRONOUN_START.match(blocks[0]):
+        blocks[0] = f"*{heading}{'' if heading.endswith('?') else ':'}* {blocks[0]}"
     return "\n\n".join(f"{b} [{n}]" for b in blocks)
 
 

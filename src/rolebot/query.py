@@ -46,6 +46,9 @@ ROLE = re.compile(
     r"\b(data scien\w*|ml engineer\w*|machine learning engineer\w*|ml engineering|mles?|ds)\b", re.I
 )
 PRONOUN = re.compile(r"\b(they|them|their|theirs|it|its|this role|that role|those|these|that one|this one)\b", re.I)
+# "which one does the system design?", "which of them experiments more?": a question that asks
+# to pick between the roles is about both of them, not about the last one discussed.
+CHOOSER = re.compile(r"\bwhich\s+(one|of\s+(them|the\s+(two|roles)|these|those|both)|role|job|path)\b", re.I)
 OTHER = re.compile(r"\b(the )?other (role|one|side|job|path)\b", re.I)
 # The two roles this knowledge contrasts: "the other role" means the counterpart.
 COUNTERPART = {"data scientist": "ML engineer", "ml engineer": "data scientist"}
@@ -174,6 +177,8 @@ def resolve_follow_up(question: str, previous: str | None) -> str:
         if prev_roles and len(set(r.lower() for r in prev_roles)) == 1:
             return ROLE.sub(roles[0], previous)
         return f"{previous.rstrip(' ?.!')} - {roles[0]}"
+    if not roles and CHOOSER.search(q) and set(content) - POINTING_NOUNS:
+        return question
     if not roles and (PRONOUN.search(q) or starts_like_follow_up or len(content) <= 1):
         # "what should they learn?", "how about output?": keep the previous subject
         subject = " and ".join(dict.fromkeys(prev_roles)) if prev_roles else previous.rstrip(" ?.!")
