@@ -152,10 +152,11 @@ class Retriever:
         """Dense: best of the passage's views and its sentences/list items. Lexical: BM25,
         scaled by the query's best BM25 so the mix does not depend on query length.
         In numpy over the pool's rows: a Python loop over them was half a cached answer's time."""
-        rows = id_row[id_row >= 0]
+        found = id_row >= 0
+        rows = id_row[found]
         owners = self.data.view_passage[rows]
-        sims = sim_row[id_row >= 0].astype("float64")
-        ranked_sims = sims - QUESTION_VIEW_HANDICAP * (self.data.view_kind[rows] == index_mod.QUESTION_VIEW)
+        sims = sim_row[found].astype("float64")
+        ranked_sims = _handicapped(sims, self.data.view_kind[rows])
         if allowed is not None:
             keep = np.fromiter((int(o) in allowed for o in owners), dtype=bool, count=len(owners))
             owners, sims, ranked_sims = owners[keep], sims[keep], ranked_sims[keep]
@@ -187,7 +188,7 @@ class Retriever:
             views, kinds = self._view_vectors(p)
             sims = views @ vec
             d = max(float(sims.max()) if len(sims) else -1.0, best_unit)
-            sims = sims - QUESTION_VIEW_HANDICAP * (kinds == index_mod.QUESTION_VIEW)
+            sims = _handicapped(sims, kinds)
             rank = max(float(sims.max()) if len(sims) else -1.0, best_unit)
             lex = lexical.get(p, 0.0)
             out.append(Scored(p, rank + LEXICAL_WEIGHT * (lex / top_lex if top_lex > 0 else 0.0), d, lex, units))
@@ -268,6 +269,11 @@ class Retriever:
             if p.id == passage_id:
                 return p
         raise KeyError(passage_id)
+
+
+def _handicapped(sims: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    """View cosines as the ranking counts them: an FAQ's own question less the handicap."""
+    return sims - QUESTION_VIEW_HANDICAP * (kinds == index_mod.QUESTION_VIEW)
 
 
 def _needs_adapted(embedder, manifest: dict) -> bool:
