@@ -153,3 +153,21 @@ def test_a_turn_that_points_back_is_asked_again_in_the_conversations_context(ass
         assert in_context.kind == "answer" and switch in in_context.citations[0].id, turn
     # The conversation lends context, not evidence: what the article lacks stays unanswered.
     assert assistant.answer("how much does it pay?", history).kind == "not_found"
+
+
+def test_what_comes_after_a_step_is_the_next_item_and_a_next_move_walks_on(assistant):
+    """A "what happens after X?" question leads with the list item after the one naming X, and
+    "and after that?" continues from the point of the last answer, not from its last line."""
+    first = "what happens once the model has been tested?"
+    reply = assistant.answer(first)
+    assert reply.text.startswith("**An ML Engineer deploys the model into production**"), reply.text[:120]
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": reply.text}]
+    walk = assistant.answer("and after that?", history)
+    assert "monitor and improve performance" in walk.text.split("[1]")[0], walk.text[:200]
+    # The point of an answer is its first cited passage, though a runner-up's sentence may share
+    # the first paragraph.
+    start = "as a complete beginner, where do I start?"
+    reply = assistant.answer(start)
+    history = [{"role": "user", "content": start}, {"role": "assistant", "content": reply.text}]
+    assert "Data Science" in reply.text.split("[1]")[0]
+    assert "transition into ML Engineering" in assistant.answer("what comes next?", history).text

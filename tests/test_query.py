@@ -2,6 +2,7 @@
 
 import pytest
 
+from rolebot.compose import sequence_anchor
 from rolebot.conversation import move_of
 from rolebot.facts import fact_kind
 from rolebot.query import Speller, expand_abbreviations, resolve_follow_up
@@ -148,3 +149,16 @@ def test_points_back(text, expected):
     from rolebot.query import points_back
 
     assert points_back(text) is expected
+
+
+@pytest.mark.parametrize(
+    "question, anchor",
+    [("what happens right after the DS builds the model?", "the DS builds the model"),
+     ("what's the next step after learning python?", "learning python"),
+     ("and after it's deployed?", "it's deployed"), ("what comes after deployment", "deployment"),
+     # Not a step of a sequence: a question of its own that happens to start with "after".
+     ("after starting in DS how do i move to ML engineering", None),
+     ("then what?", None), ("once a model is deployed, who monitors it?", None)],
+)
+def test_sequence_anchor(question, anchor):
+    assert sequence_anchor(question) == anchor

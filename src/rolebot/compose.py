@@ -25,6 +25,22 @@ DEFINITION = re.compile(
     r"who\s+(is|are)|tell\s+me\s+about|what\s+does\s+\S+(\s+\S+)?\s+mean|what\s+(does|do)\s+(an?\s+|the\s+)?[\w\s]{2,40}\s+do\W*$|"
     r"what\s+(is|are)\s+(an?\s+)?[\w\s]{2,40}\s+(role|job)\b)", re.I)
 WHAT_IS_HEADING = re.compile(r"^\s*(what\s+(is|are)|who\s+(is|are))\b", re.I)
+# "What happens after the model is built?", "what's the next step after learning Python?", "and
+# after it's deployed?": the answer is the list item that follows the one the question names.
+AFTER = re.compile(
+    r"^\W*(?:(?:so|and|ok|okay)\W+)?(?:(?:what|which)\b[^?]*?\b(?:comes?|happens?|step|stage|follows?|next)\b[^?]*?"
+    r"|(?:and\s+|so\s+)?(?:right\s+|just\s+)?)\b(?:after|once)\s+(?P<anchor>[^?]{3,120}?)\W*$", re.I)
+# A bare "after X?" asks for the next step only when X is a step, not a question of its own.
+QUESTION_WORD = re.compile(r"\b(how|what|which|who|where|when|why|should|can|could|do|does|is|are)\b", re.I)
+
+
+def sequence_anchor(question: str) -> str | None:
+    """The step a "what comes after X?" question names (X), or None."""
+    m = AFTER.match(question)
+    if not m:
+        return None
+    bare = not re.match(r"^\W*(?:(?:so|and|ok|okay)\W+)?(what|which)\b", question, re.I)
+    return None if bare and QUESTION_WORD.search(m["anchor"]) else m["anchor"]
 
 
 def is_definition(question: str) -> bool:
@@ -48,7 +64,9 @@ class Composer:
         """(passage, text) blocks in answer order: the lead first, then context."""
         best = rows[0]
         lead = self._definition_lead(question, rows)
-        picked = lead + [b for b in self._blocks(best, vec, MAX_ANSWER_CHARS - _size(lead)) if b not in lead]
+        anchor = sequence_anchor(question)
+        after = self.retriever.embedder.encode_queries([self.retriever.normalize(anchor)])[0] if anchor else None
+        picked = lead + [b for b in self._blocks(best, vec, MAX_ANSWER_CHARS - _size(lead), after=after) if b not in lead]
         room = MAX_ANSWER_CHARS - _size(picked)
         for second in rows[1:2]:
             if second.fused >= best.fused - SECOND_PASSAGE_MARGIN and room > 80 and second.passage not in {p for p, _ in picked}:
@@ -67,7 +85,7 @@ class Composer:
                     return [(first, units[0])]
         return []
 
-    def _blocks(self, row, vec, budget: int, best_only: bool = False) -> list[tuple[int, str]]:
+    def _blocks(self, row, vec, budget: int, best_only: bool = False, after=None) -> list[tuple[int, str]]:
         p = self.passages[row.passage]
         units = self.retriever.data.units[row.passage]
         if not units:
@@ -76,7 +94,7 @@ class Composer:
         top = ranked[0]
         if p.kind == "faq" and len(p.text) <= budget:
             return [(row.passage, p.text)]
-        lead = self._item_lead(row.passage, units[top], vec)
+        lead = self._item_lead(row.passage, units[top], vec, after)
         blocks = [(row.passage, lead)] if lead else []
         if len(units[top]) + len(lead) > budget:
             return blocks if len(lead) <= budget else []
@@ -91,9 +109,16 @@ class Composer:
         order = [top] + sorted(i for i in chosen if i != top)
         return blocks + [(row.passage, units[i]) for i in order]
 
-    def _item_lead(self, passage: int, unit: str, vec) -> str:
-        """For a long list, the item(s) that answer, in bold, to stand before the list."""
+    def _item_lead(self, passage: int, unit: str, vec, after=None) -> str:
+        """For a long list, the item(s) that answer, in bold, to stand before the list. For a
+        "what comes after X?" question (``after``: X's vector), the item after the one that
+        matches X best."""
         items = [line for line in unit.split("\n") if LIST_ITEM.match(line)]
+        if after is not None and len(items) >= 2:
+            scores = self.retriever.item_scores(passage, unit, after)
+            step = max(range(len(scores)), key=scores.__getitem__) + 1 if scores else len(items)
+            if step < len(items):
+                return f"**{LIST_ITEM.sub('', items[step]).strip()}**"
         if len(items) < LEAD_ITEMS_MIN:
             return ""
         scores = self.retriever.item_scores(passage, unit, vec)

@@ -144,10 +144,12 @@ class Conversation:
 
     def next(self, topic: Topic) -> list[tuple[int, str]]:
         """What follows the point of the last answer (the last line of its first paragraph): the
-        next list item, sentence, or passage of the same section."""
+        next list item, sentence, or passage of the same section. Only the first cited passage's
+        lines count: a first paragraph may end with a sentence quoted from a runner-up passage."""
         if not topic.quoted:
             return []
-        p, u, n = (topic.lead or topic.quoted)[-1]
+        point = topic.lead or topic.quoted
+        p, u, n = [line for line in point if line[0] == point[0][0]][-1]
         lines = self.units[p][u].split("\n")
         if LIST_ITEM.match(lines[n]) and n + 1 < len(lines):
             return [(p, lines[n + 1])]
