@@ -2,7 +2,7 @@
 
 import pytest
 
-from rolebot.compose import sequence_anchor
+from rolebot.compose import is_definition, sequence_anchor
 from rolebot.conversation import move_of
 from rolebot.facts import fact_kind
 from rolebot.query import Speller, expand_abbreviations, resolve_follow_up
@@ -162,3 +162,13 @@ def test_points_back(text, expected):
 )
 def test_sequence_anchor(question, anchor):
     assert sequence_anchor(question) == anchor
+
+
+@pytest.mark.parametrize(
+    "question, asks",
+    [("what is a data scientist?", True), ("MLE definition", True), ("quick q - ml engineer definition?", True),
+     ("data scientist meaning please", True), ("what tools do ML engineers use for deployment?", False),
+     ("what is the meaning of life for a data scientist at a startup", False)],
+)
+def test_is_definition(question, asks):
+    assert is_definition(question) == asks

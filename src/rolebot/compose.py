@@ -43,9 +43,17 @@ def sequence_anchor(question: str) -> str | None:
     return None if bare and QUESTION_WORD.search(m["anchor"]) else m["anchor"]
 
 
+# The same asked the other way round, as learners type it: "MLE definition", "quick q - data
+# scientist meaning?".
+NAMED_THEN_DEFINED = re.compile(
+    r"^\W*(?:(?:quick|simple|short)\s+(?:q|question)\W+)?(?:(?:an?|the)\s+)?[\w\s]{2,40}?\s+(?:definition|meaning)"
+    r"\W*(?:pls|please)?\W*$", re.I)
+
+
 def is_definition(question: str) -> bool:
     """'what is a data scientist?' — a short question asking what something is."""
-    return bool(DEFINITION.match(question)) and len(content_words(question)) <= 4
+    asks = DEFINITION.match(question) or NAMED_THEN_DEFINED.match(question)
+    return bool(asks) and len(content_words(question)) <= 4
 
 
 class Composer:
