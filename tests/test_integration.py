@@ -5,6 +5,7 @@ import re
 import pytest
 
 from rolebot import Answer, Hit
+from rolebot.conversation import Topic
 
 pytestmark = pytest.mark.slow
 
@@ -164,10 +165,20 @@ def test_what_comes_after_a_step_is_the_next_item_and_a_next_move_walks_on(assis
     history = [{"role": "user", "content": first}, {"role": "assistant", "content": reply.text}]
     walk = assistant.answer("and after that?", history)
     assert "monitor and improve performance" in walk.text.split("[1]")[0], walk.text[:200]
-    # The point of an answer is its first cited passage, though a runner-up's sentence may share
-    # the first paragraph.
-    start = "as a complete beginner, where do I start?"
-    reply = assistant.answer(start)
-    history = [{"role": "user", "content": start}, {"role": "assistant", "content": reply.text}]
-    assert "Data Science" in reply.text.split("[1]")[0]
-    assert "transition into ML Engineering" in assistant.answer("what comes next?", history).text
+
+
+def test_a_next_move_falls_back_to_the_first_cited_passage(assistant):
+    """When nothing follows the last line of an answer's first paragraph (a runner-up passage's
+    sentence at the end of its section), "what's next?" continues the first cited passage."""
+    conv, passages = assistant.conversation, assistant.retriever.passages
+    faq = next(i for i, p in enumerate(passages) if p.kind == "faq" and len(conv.units[i]) > 1)
+    # The last line of the last passage whose section has nothing after it.
+    end = max(i for i, p in enumerate(passages) if p.kind != "faq")
+    last = (end, len(conv.units[end]) - 1, conv.units[end][-1].count("\n"))
+    assert conv._after(*last) == []
+    point = ((faq, 0, 0), last)
+    assert conv.next(Topic("q", point, point)) == [(faq, conv.units[faq][1])]
+    # A last line that something follows is continued, whichever passage it came from.
+    other = next(i for i, p in enumerate(passages) if p.kind != "faq" and len(conv.units[i]) > 1 and "\n" not in conv.units[i][0])
+    point = ((faq, 0, 0), (other, 0, 0))
+    assert conv.next(Topic("q", point, point)) == [(other, conv.units[other][1])]

@@ -144,12 +144,20 @@ class Conversation:
 
     def next(self, topic: Topic) -> list[tuple[int, str]]:
         """What follows the point of the last answer (the last line of its first paragraph): the
-        next list item, sentence, or passage of the same section. Only the first cited passage's
-        lines count: a first paragraph may end with a sentence quoted from a runner-up passage."""
+        next list item, sentence, or passage of the same section. When nothing follows that line
+        (a runner-up passage's sentence can end the first paragraph), what follows the first
+        cited passage's last line there."""
         if not topic.quoted:
             return []
         point = topic.lead or topic.quoted
-        p, u, n = [line for line in point if line[0] == point[0][0]][-1]
+        first = [line for line in point if line[0] == point[0][0]]
+        for p, u, n in dict.fromkeys([point[-1], first[-1]]):
+            after = self._after(p, u, n)
+            if after:
+                return after
+        return []
+
+    def _after(self, p: int, u: int, n: int) -> list[tuple[int, str]]:
         lines = self.units[p][u].split("\n")
         if LIST_ITEM.match(lines[n]) and n + 1 < len(lines):
             return [(p, lines[n + 1])]
