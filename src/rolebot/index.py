@@ -28,6 +28,7 @@ import numpy as np
 
 from . import __version__, config, lexical
 from .errors import IndexLoadError, ModelError
+from . import templates
 from .knowledge import CHUNKER_VERSION, Document, Passage, content_hash, load_documents
 
 log = logging.getLogger("rolebot")
@@ -46,7 +47,7 @@ class IndexData:
     passages: list[Passage]
     faiss_index: object
     view_passage: np.ndarray  # row of the FAISS index -> passage number
-    view_kind: np.ndarray  # 0 = heading + text, 1 = FAQ question alone, 2 = text alone, 3 = author's alternate
+    view_kind: np.ndarray  # 0 = heading + text, 1 = FAQ question alone, 2 = text alone, 3 = author's alternate, 4 = template question
     units: list[list[str]]  # passage number -> its answerable sentences / lists
     piece_vectors: np.ndarray  # every sentence and list item, passage by passage
     piece_unit: np.ndarray  # piece row -> the number of its unit within its passage
@@ -67,6 +68,7 @@ def _identity(embedder) -> str:
 
 QUESTION_VIEW = 1  # an FAQ's own question
 ALTERNATE_VIEW = 3  # an author's other wording of a passage (`rolebot add`, front matter `alternates`)
+TEMPLATE_VIEW = 4  # a question written from the passage's heading and role (templates.py)
 
 
 def _views(passages: list[Passage]) -> tuple[list[str], list[int], list[int]]:
@@ -80,6 +82,7 @@ def _views(passages: list[Passage]) -> tuple[list[str], list[int], list[int]]:
         # Question-to-question matching is the strongest FAQ signal; an author's alternate
         # phrasings of a passage are kept as their own kind (the retriever trusts them more).
         questions = ([(p.question, QUESTION_VIEW)] if p.kind == "faq" else []) + [(a, ALTERNATE_VIEW) for a in p.alternates]
+        questions += [(q, TEMPLATE_VIEW) for q in templates.questions(p)]
         for question, k in questions:
             texts.append(question)
             owner.append(i)

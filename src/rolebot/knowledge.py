@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import KnowledgeError
 
-CHUNKER_VERSION = "8"  # bump when passages or the manifest change shape, so old indexes count as stale
+CHUNKER_VERSION = "9"  # bump when passages or the manifest change shape, so old indexes count as stale
 MIN_WORDS = 12  # a paragraph shorter than this is too thin to retrieve on its own
 FAQ_HEADING = re.compile(r"^(frequently asked questions|faqs?)\b", re.I)
 HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")

@@ -28,6 +28,11 @@ LEXICAL_WEIGHT = 0.1
 # dev set the FAQ question was the winning match 31 times and right only 14. Fitted on the dev
 # sets (0.03-0.1 score alike; README, "Answer quality"); authors' alternates keep full weight.
 QUESTION_VIEW_HANDICAP = 0.08
+# What a template question (templates.py: written from a heading and a role, not by anyone)
+# gives up, in the ranking and in the evidence alike: it matches by form, and a question about
+# a role the article lacks ("what does a data engineer do day to day?") should not borrow its
+# confidence. Fitted on the dev sets (0.08-0.16 score alike; README, "Answer quality").
+TEMPLATE_HANDICAP = 0.12
 DENSE_POOL = 64  # FAISS rows fetched per query before pooling by passage
 
 
@@ -155,8 +160,9 @@ class Retriever:
         found = id_row >= 0
         rows = id_row[found]
         owners = self.data.view_passage[rows]
-        sims = sim_row[found].astype("float64")
-        ranked_sims = _handicapped(sims, self.data.view_kind[rows])
+        kinds = self.data.view_kind[rows]
+        sims = _as_evidence(sim_row[found].astype("float64"), kinds)
+        ranked_sims = _as_ranked(sims, kinds)
         if allowed is not None:
             keep = np.fromiter((int(o) in allowed for o in owners), dtype=bool, count=len(owners))
             owners, sims, ranked_sims = owners[keep], sims[keep], ranked_sims[keep]
@@ -166,7 +172,7 @@ class Retriever:
         candidates, where = np.unique(np.concatenate([owners.astype("int64"), lex_ids]), return_inverse=True)
         dense = np.full(len(candidates), -1.0)
         np.maximum.at(dense, where[: len(owners)], sims)
-        ranked = np.full(len(candidates), -1.0)  # the same, with FAQ questions handicapped
+        ranked = np.full(len(candidates), -1.0)  # the same, as the ranking counts it
         np.maximum.at(ranked, where[: len(owners)], ranked_sims)
         lex = np.zeros(len(candidates))
         lex[where[len(owners) :]] = np.fromiter(lexical.values(), dtype="float64", count=len(lexical))
@@ -186,9 +192,9 @@ class Retriever:
         all_units, best_units = self._units_of(chosen, vec)
         for p, units, best_unit in zip(chosen, all_units, best_units.tolist()):
             views, kinds = self._view_vectors(p)
-            sims = views @ vec
+            sims = _as_evidence(views @ vec, kinds)
             d = max(float(sims.max()) if len(sims) else -1.0, best_unit)
-            sims = _handicapped(sims, kinds)
+            sims = _as_ranked(sims, kinds)
             rank = max(float(sims.max()) if len(sims) else -1.0, best_unit)
             lex = lexical.get(p, 0.0)
             out.append(Scored(p, rank + LEXICAL_WEIGHT * (lex / top_lex if top_lex > 0 else 0.0), d, lex, units))
@@ -271,9 +277,15 @@ class Retriever:
         raise KeyError(passage_id)
 
 
-def _handicapped(sims: np.ndarray, kinds: np.ndarray) -> np.ndarray:
-    """View cosines as the ranking counts them: an FAQ's own question less the handicap."""
-    return sims - QUESTION_VIEW_HANDICAP * (kinds == index_mod.QUESTION_VIEW)
+def _as_evidence(sims: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    """View cosines as the evidence (and the confidence) counts them: a template question less
+    its handicap."""
+    return sims - TEMPLATE_HANDICAP * (kinds == index_mod.TEMPLATE_VIEW)
+
+
+def _as_ranked(evidence: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    """Evidence as the ranking counts it: an FAQ's own question less its handicap too."""
+    return evidence - QUESTION_VIEW_HANDICAP * (kinds == index_mod.QUESTION_VIEW)
 
 
 def _needs_adapted(embedder, manifest: dict) -> bool:

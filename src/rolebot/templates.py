@@ -1,0 +1,81 @@
+"""Questions a learner might ask of a section, written at build time from its heading and the
+role it is about: doc2query without a generator.
+
+A heading says what a section is about in the article's words ("Key Responsibilities",
+"Output of Work"); learners ask in theirs ("what does a data scientist do day to day?", "what
+does an ML engineer deliver?"). Each kind of heading below is one that role and career
+articles share, with the plain questions that such a section answers. The role comes from the
+section path or the passage itself, among the two roles a comparison title names. The
+questions are indexed as their own view kind, handicapped in the ranking like an FAQ's own
+question (they match by form as much as by subject): see retriever.TEMPLATE_HANDICAP.
+
+This is a table of heading kinds, not of this article's wording: nothing here names a tool, a
+role or a phrase of one article, and a heading that is none of these kinds gets no questions.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .knowledge import Passage
+from .query import title_pair
+
+# (what the section's own heading says, questions with {role} for the role it is about, or
+# {both} for the two roles when the kind of section is about them together)
+KINDS: list[tuple[re.Pattern, list[str]]] = [
+    (re.compile(p, re.I), questions)
+    for p, questions in [
+        (r"responsibilit|duties|\btasks\b", ["What does {role} do day to day?", "What are the main tasks of {role}?",
+                                            "What is the job of {role}?"]),
+        (r"\boutputs?\b|deliverable|outcome", ["What does {role} deliver at the end?", "What does {role} produce?",
+                                               "What is the end product of {role}?"]),
+        (r"\btools?\b|technolog|software|\bstack\b", ["What does {role} use?", "Which tools does {role} work with?"]),
+        (r"skill|competenc|requirement", ["What does {role} need to know?", "What should {role} learn?"]),
+        (r"example|case stud", ["What is an example of what {role} does?", "What would {role} do in practice?"]),
+        (r"workflow|process|pipeline", ["How do {both} work together on a project?", "What happens in a real project?"]),
+        (r"\bfocus", ["What is {role} focused on?", "What does {role} mainly care about?"]),
+        (r"nature of|work style", ["What is the work of {role} like?"]),
+        (r"similarit|in common|overlap", ["What do {both} have in common?"]),
+        (r"\bchoos|\bpick\b|which role", ["Which one should I pick?"]),
+        (r"conclusion|summary|takeaway|final thoughts", ["What is the bottom line?", "What is the takeaway?"]),
+        (r"^\s*(what|who)\s+(is|are)\b", ["Who is {role}?", "What does {role} mean?"]),
+    ]
+]
+
+
+def questions(passage: Passage) -> list[str]:
+    """The template questions for a passage: none for an FAQ (it has its own question) or for
+    a heading of no known kind."""
+    if passage.kind == "faq" or not passage.section:
+        return []
+    leaf = passage.section[-1]
+    kinds = [qs for pattern, qs in KINDS if pattern.search(leaf)]
+    if not kinds:
+        return []
+    pair = title_pair(passage.title)
+    both = f"{pair[0]} and {pair[1]}" if pair else passage.title
+    role = role_of(passage)
+    return [q.format(role=role, both=both) for qs in kinds for q in qs]
+
+
+def role_of(passage: Passage) -> str:
+    """The role a passage is about: the one its own heading names, else the one its text names,
+    else the one a parent heading names; both roles when none names exactly one of them. A
+    document whose title names no pair is about what its title says."""
+    pair = title_pair(passage.title)
+    if not pair:
+        return passage.title
+    stems = [_stem(role) for role in pair]
+    for text in [passage.section[-1], passage.text, *reversed(passage.section[:-1])]:
+        named = [role for role, stem in zip(pair, stems) if stem.search(text)]
+        if len(named) == 1:
+            return named[0]
+    return f"{pair[0]} and {pair[1]}"
+
+
+def _stem(role: str) -> re.Pattern:
+    """A role and its field: "Data Scientist" also matches "Data Science", "ML Engineer" also
+    "ML Engineering"."""
+    words = role.split()
+    last = re.sub(r"(tist|ist|er|or|ian)s?$", "", words[-1], flags=re.I)
+    return re.compile(r"\b" + r"\s+".join(map(re.escape, words[:-1] + [last])), re.I)

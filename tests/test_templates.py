@@ -1,0 +1,59 @@
+"""Template questions (templates.py): written from a heading and the role a section is about,
+indexed as their own view kind, and handicapped in the evidence and the ranking alike."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from conftest import build_article
+from rolebot import index, templates
+from rolebot import retriever as retriever_mod
+from rolebot.retriever import Retriever
+
+PAIR = ("ML Engineer", "Data Scientist")
+
+
+def test_a_section_gets_questions_about_the_role_it_is_about(retriever):
+    by_path = {p.section: p for p in retriever.passages}
+    for parent, role, other in [("What Is a Data Scientist?", *PAIR[::-1]), ("What Is an ML Engineer?", *PAIR)]:
+        asked = templates.questions(by_path[(parent, "Key Responsibilities")])
+        assert asked and all(role in q and other not in q for q in asked), asked
+    faq = next(p for p in retriever.passages if p.kind == "faq")
+    assert templates.questions(faq) == []  # it has its own question
+
+
+def test_templates_follow_the_heading_kind_not_the_article(retriever):
+    """Another comparison article's roles and headings: the same kinds of question about its roles."""
+    base = next(p for p in retriever.passages if p.kind != "faq" and p.section)
+    nurse = replace(base, title="Nurse vs Doctor: What Does Each Do?", section=("What Is a Nurse?", "Key Responsibilities"),
+                    text="- Caring for patients on the ward")
+    assert "What does Nurse do day to day?" in templates.questions(nurse)
+    assert templates.questions(replace(nurse, section=("A Short History",))) == []  # a heading of no known kind
+    tools = replace(nurse, section=("Tools of the Trade",), text="Doctors rely on stethoscopes.")
+    assert all("Doctor" in q and "Nurse" not in q for q in templates.questions(tools))  # the text names the role
+
+
+def test_template_questions_are_indexed_as_their_own_view_kind(tmp_path, fake_embedder):
+    knowledge, index_dir = build_article(tmp_path, fake_embedder)
+    data = index.load(index_dir)
+    owners = {int(data.view_passage[r]) for r in np.flatnonzero(data.view_kind == index.TEMPLATE_VIEW)}
+    assert owners == {i for i, p in enumerate(data.passages) if templates.questions(p)}
+    assert not any(data.passages[i].kind == "faq" for i in owners)
+
+
+def test_a_template_question_counts_less_its_handicap_in_evidence_and_ranking(tmp_path, fake_embedder, monkeypatch):
+    """Asked word for word, a template question matches itself (cosine 1): the evidence and the
+    ranking both read it less TEMPLATE_HANDICAP, so it cannot lend an off-topic question the
+    confidence of a real match."""
+    knowledge, index_dir = build_article(tmp_path, fake_embedder)
+    ret = Retriever(index.load(index_dir), fake_embedder)
+    target = next(i for i, p in enumerate(ret.passages) if p.section[-1:] == ("Key Responsibilities",))
+    query = ret.normalize(templates.questions(ret.passages[target])[0])
+    row = next(s for s in ret.score([query])[0] if s.passage == target)
+    taken = retriever_mod.TEMPLATE_HANDICAP
+    monkeypatch.setattr(retriever_mod, "TEMPLATE_HANDICAP", 0.0)
+    plain = next(s for s in ret.score([query])[0] if s.passage == target)
+    assert plain.dense == pytest.approx(1.0, abs=1e-4)
+    assert row.dense == pytest.approx(max(1.0 - taken, max(row.unit_scores)), abs=1e-4)
+    assert plain.fused - row.fused == pytest.approx(plain.dense - row.dense, abs=1e-5)
