@@ -119,6 +119,12 @@ def test_follow_up_moves(text, move):
         ("so which one does the system design?", "tell me about the DS side", "so which one does the system design?"),
         ("which of them experiments more?", "what does an MLE do?", "which of them experiments more?"),
         ("which tools do they use?", "what does an MLE do?", "which tools do they use (MLE)?"),
+        # A role with only a comparison or an addition is a role swap too.
+        ("compared to DS?", "do ml engineers need stats?", "do DS need stats?"),
+        ("and for MLE on top of that?", "what should i learn to be job ready for DS?",
+         "what should i learn to be job ready for MLE?"),
+        ("how does a DS compare to an MLE in pay?", "what tools do ML engineers use?",
+         "how does a DS compare to an MLE in pay?"),
     ],
 )
 def test_follow_ups(question, previous, expected):

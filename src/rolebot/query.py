@@ -61,6 +61,12 @@ BARE_FOLLOW_UP = re.compile(
     re.I,
 )
 
+# Phrases that only compare with, or add to, what was asked ("compared to DS?", "and for MLE on
+# top of that?"): a role with these asks the previous question about that role.
+COMPARING = re.compile(
+    r"\b(compared\s+(to|with)|in\s+comparison\s+(to|with)|as\s+opposed\s+to|in\s+contrast\s+to|relative\s+to|"
+    r"versus|vs\.?|unlike|on\s+top\s+of\s+(that|this)|as\s+well|in\s+addition)\b", re.I)
+
 # Nouns that only point back at a role ("and the MLE ones?", "what about the DS side?"): a
 # follow-up made of a role and these asks the previous question about that role.
 POINTING_NOUNS = frozenset("one ones side sides role roles job jobs guys people folks person position positions "
@@ -161,7 +167,7 @@ def resolve_follow_up(question: str, previous: str | None) -> str:
     q = question.strip()
     roles = _roles(q)
     body = FOLLOW_UP_START.sub("", q).strip(" ,.?!")
-    content = content_words(ROLE.sub(" ", body))
+    content = content_words(ROLE.sub(" ", COMPARING.sub(" ", body)))
     prev_roles = _roles(previous)
 
     if OTHER.search(q) and len(set(_canonical(r) for r in prev_roles)) == 1:
