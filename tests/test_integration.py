@@ -182,3 +182,23 @@ def test_a_next_move_falls_back_to_the_first_cited_passage(assistant):
     other = next(i for i, p in enumerate(passages) if p.kind != "faq" and len(conv.units[i]) > 1 and "\n" not in conv.units[i][0])
     point = ((faq, 0, 0), (other, 0, 0))
     assert conv.next(Topic("q", point, point)) == [(other, conv.units[other][1])]
+
+
+def test_a_rewritten_follow_up_favours_the_last_answers_section_not_only_its_passages(assistant):
+    """'what about MLEs?' after a quote from one role's half of a section: the other half (same
+    section) wins a near tie against a passage elsewhere; an FAQ's section lends nothing."""
+    from rolebot.assistant import TOPIC_BONUS
+    from rolebot.retriever import Scored
+
+    ps = assistant.retriever.passages
+    quoted, sibling = next((a, b) for a in range(len(ps)) for b in range(len(ps))
+                           if a != b and ps[a].kind != "faq" and ps[a].section == ps[b].section)
+    elsewhere = next(i for i, p in enumerate(ps) if p.section != ps[quoted].section and p.kind != "faq")
+    rows = [Scored(elsewhere, 0.70, 0.70, 0.0, ()), Scored(sibling, 0.70 - TOPIC_BONUS / 2, 0.68, 0.0, ())]
+    topic = Topic("q", ((quoted, 0, 0),), ((quoted, 0, 0),))
+    assert [r.passage for r in assistant._near_topic(rows, topic)] == [sibling, elsewhere]
+    faq = next(i for i, p in enumerate(ps) if p.kind == "faq")
+    other_faq = next(i for i, p in enumerate(ps) if p.kind == "faq" and i != faq)
+    rows = [Scored(elsewhere, 0.70, 0.70, 0.0, ()), Scored(other_faq, 0.70 - TOPIC_BONUS / 2, 0.68, 0.0, ())]
+    topic = Topic("q", ((faq, 0, 0),), ((faq, 0, 0),))
+    assert [r.passage for r in assistant._near_topic(rows, topic)] == [elsewhere, other_faq]

@@ -160,10 +160,16 @@ class Assistant:
         return resolved, note, topic, resolved != text and bool(topic.quoted)
 
     def _near_topic(self, rows: list[Scored], topic: Topic) -> list[Scored]:
-        """A rewritten follow-up ("what would they have to learn?") most often asks about what
-        the last answer quoted: those passages win a near tie."""
-        quoted = set(topic.passages)
-        out = [replace(r, fused=r.fused + TOPIC_BONUS) if r.passage in quoted else r for r in rows]
+        """A rewritten follow-up ("what would they have to learn?", "what about MLEs?") most often
+        asks about what the last answer quoted or the rest of its section (the other role's half
+        of "Nature of Work"): those passages win a near tie. An FAQ's section is all the FAQs,
+        so it lends none. On the blind dev conversations the section's share: conversations
+        0.550 -> 0.575, follow-ups 0.734 -> 0.750; the team's unchanged."""
+        passages = self.retriever.passages
+        near = set(topic.passages)
+        sections = {passages[p].section for p in near if passages[p].kind != "faq"}
+        near |= {r.passage for r in rows if passages[r.passage].section in sections}
+        out = [replace(r, fused=r.fused + TOPIC_BONUS) if r.passage in near else r for r in rows]
         out.sort(key=lambda s: (s.fused, s.dense), reverse=True)
         return out
 
