@@ -30,7 +30,9 @@ WHAT_IS_HEADING = re.compile(r"^\s*(what\s+(is|are)|who\s+(is|are))\b", re.I)
 AFTER = re.compile(
     r"^\W*(?:(?:so|and|ok|okay)\W+)?(?:(?:what|which)\b[^?]*?\b(?:comes?|happens?|step|stage|follows?|next)\b[^?]*?"
     r"|(?:and\s+|so\s+)?(?:right\s+|just\s+)?)\b(?:after|once)\s+(?P<anchor>[^?]{3,120}?)\W*$", re.I)
-# A bare "after X?" asks for the next step only when X is a step, not a question of its own.
+# A bare "after X?" (no "what"/"which" before it) asks for the next step only when X is a step,
+# not a question of its own ("after starting in DS how do I move to ML engineering").
+ASKS_WHAT = re.compile(r"^\W*(?:(?:so|and|ok|okay)\W+)?(what|which)\b", re.I)
 QUESTION_WORD = re.compile(r"\b(how|what|which|who|where|when|why|should|can|could|do|does|is|are)\b", re.I)
 
 
@@ -39,7 +41,7 @@ def sequence_anchor(question: str) -> str | None:
     m = AFTER.match(question)
     if not m:
         return None
-    bare = not re.match(r"^\W*(?:(?:so|and|ok|okay)\W+)?(what|which)\b", question, re.I)
+    bare = not ASKS_WHAT.match(question)
     return None if bare and QUESTION_WORD.search(m["anchor"]) else m["anchor"]
 
 

@@ -26,9 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, config, lexical
+from . import __version__, config, lexical, templates
 from .errors import IndexLoadError, ModelError
-from . import templates
 from .knowledge import CHUNKER_VERSION, Document, Passage, content_hash, load_documents
 
 log = logging.getLogger("rolebot")

@@ -6,8 +6,9 @@ A heading says what a section is about in the article's words ("Key Responsibili
 does an ML engineer deliver?"). Each kind of heading below is one that role and career
 articles share, with the plain questions that such a section answers. The role comes from the
 section path or the passage itself, among the two roles a comparison title names. The
-questions are indexed as their own view kind, handicapped in the ranking like an FAQ's own
-question (they match by form as much as by subject): see retriever.TEMPLATE_HANDICAP.
+questions are indexed as their own view kind and count less than a real match, in the ranking
+and in the confidence alike (they match by form as much as by subject): see
+retriever.TEMPLATE_HANDICAP.
 
 This is a table of heading kinds, not of this article's wording: nothing here names a tool, a
 role or a phrase of one article, and a heading that is none of these kinds gets no questions.
@@ -54,15 +55,14 @@ def questions(passage: Passage) -> list[str]:
         return []
     pair = title_pair(passage.title)
     both = f"{pair[0]} and {pair[1]}" if pair else passage.title
-    role = role_of(passage)
+    role = role_of(passage, pair)
     return [q.format(role=role, both=both) for qs in kinds for q in qs]
 
 
-def role_of(passage: Passage) -> str:
-    """The role a passage is about: the one its own heading names, else the one its text names,
-    else the one a parent heading names; both roles when none names exactly one of them. A
-    document whose title names no pair is about what its title says."""
-    pair = title_pair(passage.title)
+def role_of(passage: Passage, pair: tuple[str, str] | None) -> str:
+    """The role of ``pair`` a passage is about: the one its own heading names, else the one its
+    text names, else the one a parent heading names; both roles when none names exactly one of
+    them. A document whose title names no pair is about what its title says."""
     if not pair:
         return passage.title
     stems = [_stem(role) for role in pair]
