@@ -57,6 +57,14 @@ def test_units_keep_a_lead_in_with_its_list():
     assert split_units(text) == ["One sentence here.", "Another one follows.", "Tools:\n- a\n- b"]
 
 
+def test_a_question_inside_a_paragraph_stays_with_the_sentence_that_answers_it():
+    text = "Many people switch. Still unsure where to begin? Start with the basics course. Then practise.\n\nWhy?"
+    assert split_units(text) == ["Many people switch.", "Still unsure where to begin? Start with the basics course.",
+                                 "Then practise.", "Why?"]
+    # two questions in a row wait together for their answer; a question that ends its block stays alone
+    assert split_units("What? Why? Because.") == ["What? Why? Because."]
+
+
 def test_ids_are_stable_when_other_sections_change():
     base = (DATA / "tiny.md").read_text()
     edited = base.replace("## Black Tea\n", "## Oolong\n\nOolong sits between green and black tea in oxidation.\n\n## Black Tea\n")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import KnowledgeError
 
-CHUNKER_VERSION = "9"  # bump when passages or the manifest change shape, so old indexes count as stale
+CHUNKER_VERSION = "10"  # bump when passages or the manifest change shape, so old indexes count as stale
 MIN_WORDS = 12  # a paragraph shorter than this is too thin to retrieve on its own
 FAQ_HEADING = re.compile(r"^(frequently asked questions|faqs?)\b", re.I)
 HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
@@ -106,7 +106,15 @@ def split_units(text: str) -> list[str]:
         if any(LIST_ITEM.match(line) for line in lines):
             units.append(block)
         else:
-            units.extend(s.strip() for s in SENTENCE_END.split(" ".join(lines)) if s.strip())
+            sentences: list[str] = []
+            for s in (s.strip() for s in SENTENCE_END.split(" ".join(lines))):
+                # A question inside a paragraph ("Still confused where to begin? Start with ...") is
+                # asked so the next sentence can answer it: matched or quoted alone it answers nothing.
+                if sentences and sentences[-1].endswith("?"):
+                    sentences[-1] = f"{sentences[-1]} {s}".strip()
+                elif s:
+                    sentences.append(s)
+            units.extend(sentences)
     return units
 
 
