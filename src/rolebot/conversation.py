@@ -124,14 +124,16 @@ class Conversation:
 
     # -- moves: each returns (passage, text) blocks to quote, or [] when it has nothing to add
     def example(self, topic: Topic) -> list[int]:
-        """Passages to search for an example: the current topic's top-level section first."""
+        """Passages to search for an example: a section headed like one ("Real-World Example",
+        "Case study") within the topic's top-level section, else anywhere in its document (an
+        FAQ's section is the other FAQs, which hold no example of it), else that section."""
         if not topic.quoted:
             return []
         first = self.passages[topic.quoted[0][0]]
-        section = [i for i, p in enumerate(self.passages) if p.section[:1] == first.section[:1] and p.doc == first.doc]
-        # A section headed like an example ("Real-World Example", "Case study") is the answer.
-        headed = [i for i in section if MOVES["example"].search(" ".join(self.passages[i].section))]
-        return headed or section
+        document = [i for i, p in enumerate(self.passages) if p.doc == first.doc]
+        section = [i for i in document if self.passages[i].section[:1] == first.section[:1]]
+        headed = [i for i in document if MOVES["example"].search(" ".join(self.passages[i].section))]
+        return [i for i in headed if i in section] or headed or section
 
     def more(self, topic: Topic) -> list[tuple[int, str]]:
         """The units of the quoted passage not shown yet ([] when it was quoted whole: the
