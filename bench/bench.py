@@ -94,8 +94,10 @@ def article_build(work: Path, embedder, quick: bool) -> tuple[Path, Path, dict]:
 
 
 def answer_ms(assistant):
-    """ms of one Assistant.answer with the query vector cache cleared first (an unseen question)."""
+    """ms of one Assistant.answer with the answer and query vector caches cleared first (an
+    unseen question)."""
     def run(q, h=()):
+        assistant.clear_cache()
         assistant.retriever.embedder._cache.clear()
         return timed(lambda: assistant.answer(q, list(h)))
     return run

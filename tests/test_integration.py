@@ -213,3 +213,37 @@ def test_a_rewritten_follow_up_favours_the_last_answers_section_not_only_its_pas
     rows = [Scored(elsewhere, 0.70, 0.70, 0.0, ()), Scored(other_faq, 0.70 - TOPIC_BONUS / 2, 0.68, 0.0, ())]
     topic = Topic("q", ((faq, 0, 0),), ((faq, 0, 0),))
     assert [r.passage for r in assistant._near_topic(rows, topic)] == [elsewhere, other_faq]
+
+
+def test_a_repeated_opening_question_is_answered_from_the_cache(assistant, monkeypatch):
+    """Opening questions repeat (FAQ traffic): the second asking reuses the whole answer, as a
+    copy the caller may change; a turn with history is always answered afresh."""
+    assistant.clear_cache()
+    question = "What tools do data scientists use?"
+    first = assistant.answer(question)
+    shown = len(first.citations)
+    first.citations.clear()  # Answer is frozen, its lists are not
+
+    def no_scoring(*args, **kwargs):
+        raise AssertionError("a repeated opening question was scored again")
+
+    monkeypatch.setattr(assistant.retriever, "score", no_scoring)
+    again = assistant.answer(question)
+    assert again.kind == "answer" and again.text == first.text and len(again.citations) == shown > 0
+    history = [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "Hello!"}]
+    with pytest.raises(AssertionError, match="scored again"):
+        assistant.answer(question, history)
+    monkeypatch.undo()
+    assistant.clear_cache()
+    assert assistant.answer(question).text == again.text
+
+
+def test_the_answer_cache_is_bounded(assistant, monkeypatch):
+    from rolebot import assistant as assistant_mod
+
+    monkeypatch.setattr(assistant_mod, "ANSWER_CACHE_SIZE", 3)
+    assistant.clear_cache()
+    for n in range(6):
+        assistant.answer(f"hello number {n}")
+    assert len(assistant._answers) == 3
+    assistant.clear_cache()
