@@ -42,14 +42,29 @@ _SPELLED = sorted(w for words in KIND_WORDS.values() for w in words if len(w) >=
 ABOUT = re.compile(
     r"^(what can (you|u) (do|help( me)? with|answer|tell me)|what do (you|u) (do|know)|who (are|r) (you|u)|"
     r"what (are|r) (you|u)( for)?|(are|r) (you|u) (a |an )?(human|real|person|bot|robot|ai|machine|computer|"
-    r"chatbot|real person|human being|live agent)( or (a |an )?\w+( \w+)?)?|is this (a )?(bot|human|real person|ai)|"
+    r"chatbot|real person|real human|human being|live agent)( or (a |an )?\w+( \w+)?)?|is this (a )?(bot|human|real person|ai)|"
     r"who (made|built|created|programmed|trained) (you|u|this)|how (do|does) (you|u|this|this bot|this chat) work|"
     r"(can|could) (you|u) help( me)?|help( me)?|i need help|what is this( bot| chat| thing| tool)?|"
     r"what can i ask( you| u)?|how (can|do) i use (you|u|this)|how can (you|u) help( me)?|what are (you|u) able to do|"
-    r"what('s| is) your (name|purpose|job))$"
+    r"what('s| is) your (name|purpose|job)|"
+    # questions about the bot as a person, and requests a FAQ bot is not for
+    r"(are|r) (you|u) (chat ?gpt|gpt|an? llm|siri|alexa|gemini|claude|a chat ?gpt)|how old (are|r) (you|u)|"
+    r"do (you|u) have (feelings|a name|a life|friends)|what('s| is) your favou?rite \w+|(can|do) (you|u) speak \w+|"
+    r"(tell|say) (me )?(a joke|something funny))$"
 )
+# Praise is thanks: "you're the best" is answered "you're welcome".
+PRAISE = re.compile(r"^((you're|youre|you are|ur|u r) (so |very |really |just )?(smart|clever|funny|cute|the best|awesome|"
+                    r"amazing|great|helpful|a lifesaver|a life saver|a legend|a star)|(you|u) saved me|(you|u) (are|r) "
+                    r"(a )?(lifesaver|life saver|legend|star))$")
 HELLO = re.compile(r"^(how (are|r) (you|u)( doing| today)?|how'?s it going|how do you do|what'?s up|wass?up|"
-                   r"nice to meet (you|u)|good to see (you|u)|anyone there|is anyone there)$")
+                   r"nice to meet (you|u)|good to see (you|u)|anyone there|is anyone there|(is )?any ?(one|body) home|"
+                   r"(are|r) (you|u) there|how('s| is) your day( going)?|how (have|ve) (you|u) been|hola|bonjour|salut|"
+                   r"hey there|(i'?m|i am|im) (back|new here|new)|i have a (question|doubt|query)|"
+                   r"(can|may|could) i ask (you )?(something|a question|a doubt))$")
+# Acknowledgements whose words are too common to count alone ("I see", "you too", "sounds good").
+ACK = re.compile(r"^(i see|i get it( now)?|i understand( now)?|(that|it) (makes|made) sense( now)?|sounds (good|great|fine|"
+                 r"perfect)|you too|same to (you|u)|okie dokie|never ?mind|forget it|fair enough|all good|no (worries|"
+                 r"problem|prob|probs)|np|my pleasure|will do|good to know|wonderful|splendid)$")
 BYE = re.compile(r"^(see (you|ya|u)( later| soon| around)?|take care|have a (good|nice|great) (day|one|evening|night)|"
                  r"talk (to (you|u) )?(later|soon)|catch (you|ya|u) later|gotta go|i have to go|i'?m done|that'?s all)$")
 _PUNCT = re.compile(r"[^\w\s']")
@@ -85,6 +100,10 @@ def smalltalk_kind(text: str) -> str | None:
         return "bye"
     if HELLO.match(key):
         return "greeting"
+    if PRAISE.match(key):
+        return "thanks"
+    if ACK.match(key) or ACK.match(" ".join(w for w in words if w not in {"ok", "okay", "ah", "ahh", "oh", "hmm"})):
+        return "ack"
     if ABOUT.match(key) or ABOUT.match(" ".join(w for w in words if w not in {"please", "pls", "plz", "hi", "hey", "hello"})):
         return "about"
     kinds = set()
