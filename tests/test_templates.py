@@ -57,3 +57,15 @@ def test_a_template_question_counts_less_its_handicap_in_evidence_and_ranking(tm
     assert plain.dense == pytest.approx(1.0, abs=1e-4)
     assert row.dense == pytest.approx(max(1.0 - taken, max(row.unit_scores)), abs=1e-4)
     assert plain.fused - row.fused == pytest.approx(plain.dense - row.dense, abs=1e-5)
+
+
+def test_a_template_question_many_sections_share_is_indexed_for_none(retriever):
+    """Many similar guides ask the same template question of many sections: it tells none of
+    them apart, so no view is made for it; an article's own few sections keep theirs."""
+    base = next(p for p in retriever.passages if p.section == ("What Is a Data Scientist?", "Key Responsibilities"))
+    alone = [replace(base, doc="guide-0")]
+    many = [replace(base, doc=f"guide-{n}") for n in range(index.TEMPLATE_MAX_SECTIONS + 1)]
+    _, _, kinds = index._views(alone)
+    assert kinds.count(index.TEMPLATE_VIEW) == len(templates.questions(base)) > 0
+    _, _, kinds = index._views(many)
+    assert index.TEMPLATE_VIEW not in kinds
