@@ -27,16 +27,16 @@ FLOORS = {  # eval/questions.jsonl: a dev set (the confidence weights and thresh
 # eval/test.jsonl: written blind, read only as totals. Floors a little under today's figures
 # (README), far under the targets of the quality issue, which are not met yet.
 TEST_FLOORS = {
-    "hit@1": 0.60,  # 0.623 today: the template questions cost 3 first places (README)
-    "hit@3": 0.85,
-    "answer_acc": 0.78,
-    "lead": 0.66,  # 0.676 today, 0.690 before the template questions
+    "hit@1": 0.60,  # 0.608 today: the template questions cost 3 first places, question-sentence units 2 (README)
+    "hit@3": 0.87,  # 0.885 today
+    "answer_acc": 0.79,  # 0.803 today
+    "lead": 0.67,  # 0.683 today, 0.690 before the template questions
     "answered": 0.90,
     "abstain_recall": 0.92,
     "facts": 0.90,
     "smalltalk": 0.80,
     "conversations": 0.47,  # 17 of 34 today, 15 before the template questions
-    "follow_ups": 0.65,
+    "follow_ups": 0.67,  # 0.694 today
 }
 # eval/dev-blind.jsonl: written blind like the test set, but a dev set (its failures were read).
 BLIND_DEV_FLOORS = {"hit@1": 0.60, "hit@3": 0.88, "answer_acc": 0.76, "lead": 0.67, "answered": 0.90,
