@@ -239,9 +239,7 @@ def test_a_repeated_opening_question_is_answered_from_the_cache(assistant, monke
 
 
 def test_the_answer_cache_is_bounded(assistant, monkeypatch):
-    from rolebot import assistant as assistant_mod
-
-    monkeypatch.setattr(assistant_mod, "ANSWER_CACHE_SIZE", 3)
+    monkeypatch.setattr(assistant._answers, "size", 3)
     assistant.clear_cache()
     for n in range(6):
         assistant.answer(f"hello number {n}")

@@ -10,14 +10,13 @@ state in conversation.py.
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import replace
 
 from . import config
 from .compose import MAX_ANSWER_CHARS, Composer, join, topic_question, with_marker
 from .conversation import MAX_BORROWED_CHARS, Conversation, Topic, message_text, move_of
 from .facts import fact_answer, fact_kind
+from .lru import LRU
 from .query import clean_text, content_words, points_back
 from .records import Answer, Hit
 from .retriever import Retriever, Scored
@@ -83,8 +82,7 @@ class Assistant:
         self.composer = Composer(retriever)
         self.conversation = Conversation(retriever)
         self._starters = [p.question for p in retriever.passages if p.kind == "faq"][:3]
-        self._answers: OrderedDict[tuple, Answer] = OrderedDict()
-        self._answers_lock = threading.Lock()
+        self._answers = LRU(ANSWER_CACHE_SIZE)
 
     @classmethod
     def load(cls, **kwargs) -> "Assistant":
@@ -95,23 +93,16 @@ class Assistant:
         if history:  # a turn of a conversation depends on it: never from the cache
             return self.batch_answer([question], [history], documents)[0]
         key = (clean(question), tuple(documents) if documents else None)
-        with self._answers_lock:
-            found = self._answers.get(key)
-            if found is not None:
-                self._answers.move_to_end(key)
+        found = self._answers.get(key)
         if found is None:
             found = self.batch_answer([question], [history], documents)[0]
-            with self._answers_lock:
-                self._answers[key] = found
-                while len(self._answers) > ANSWER_CACHE_SIZE:
-                    self._answers.popitem(last=False)
+            self._answers.put(key, found)
         # A copy: the caller may change its answer without changing the next asker's.
         return replace(found, citations=list(found.citations), suggestions=list(found.suggestions))
 
     def clear_cache(self) -> None:
         """Forget the kept answers (the bench does, to time the uncached path)."""
-        with self._answers_lock:
-            self._answers.clear()
+        self._answers.clear()
 
     def batch_answer(self, questions, histories=None, documents=None) -> list[Answer]:
         histories = histories or [None] * len(questions)

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import config
 from ..errors import EncoderMismatchError, ModelError
+from ..lru import LRU
 from .base import Encoder
 from .batcher import MicroBatcher
 
@@ -44,8 +45,7 @@ class Embedder:
             encoder = TorchEncoder(name or config.model_name())
         self.encoder = encoder
         self.name, self.backend, self.dim = encoder.name, encoder.backend, encoder.dim
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache = LRU(QUERY_CACHE_SIZE)
         self._batcher = MicroBatcher(encoder.encode)
         self._last_export: Path | None = None
         self.adapted_key: str | None = None  # set for a copy fine-tuned on the knowledge
@@ -71,21 +71,12 @@ class Embedder:
         """Like encode, but repeated queries (FAQ traffic repeats itself) come from an LRU cache,
         and queries arriving together from several threads share one encoder call."""
         keys = [" ".join(q.lower().split()) for q in queries]
-        found: dict[str, np.ndarray] = {}
-        with self._lock:
-            for key in keys:
-                if key in self._cache:
-                    self._cache.move_to_end(key)
-                    found[key] = self._cache[key]
+        found = {key: vec for key in keys if (vec := self._cache.get(key)) is not None}
         missing = [k for k in dict.fromkeys(keys) if k not in found]
         if missing:
             for key, vec in zip(missing, self._batcher(missing)):
                 found[key] = vec
-            with self._lock:
-                for key in missing:
-                    self._cache[key] = found[key]
-                while len(self._cache) > QUERY_CACHE_SIZE:
-                    self._cache.popitem(last=False)
+                self._cache.put(key, vec)
         if not keys:
             return self.encode([])
         return np.stack([found[k] for k in keys])
