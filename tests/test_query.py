@@ -2,7 +2,7 @@
 
 import pytest
 
-from rolebot.compose import is_definition, sequence_anchor
+from rolebot.compose import is_definition, section_label, sequence_anchor
 from rolebot.conversation import move_of
 from rolebot.facts import fact_kind
 from rolebot.query import Speller, expand_abbreviations, expand_shorthand, resolve_follow_up
@@ -210,3 +210,11 @@ def test_sequence_anchor(question, anchor):
 )
 def test_is_definition(question, asks):
     assert is_definition(question) == asks
+
+
+def test_a_quoted_list_is_labelled_by_the_shortest_heading_that_names_it():
+    repeated = {"Key Responsibilities"}
+    assert section_label(("Key Differences", "6. Role in a Real Project Workflow"), repeated, "T") == "Role in a Real Project Workflow"
+    assert (section_label(("What Is a Data Scientist?", "Key Responsibilities"), repeated, "T")
+            == "What Is a Data Scientist? > Key Responsibilities")
+    assert section_label((), repeated, "The title") == "The title"

@@ -13,7 +13,7 @@ import math
 from dataclasses import replace
 
 from . import config
-from .compose import MAX_ANSWER_CHARS, Composer, join, topic_question, with_marker
+from .compose import MAX_ANSWER_CHARS, Composer, join, section_label, topic_question, with_marker
 from .conversation import MAX_BORROWED_CHARS, Conversation, Topic, message_text, move_of
 from .facts import fact_answer, fact_kind
 from .lru import LRU
@@ -272,7 +272,8 @@ class Assistant:
                 order[passage] = len(citations) + 1
                 row = next((r for r in rows if r.passage == passage), None) or Scored(passage, 1.0, 1.0, 0.0, ())
                 citations.append(self.retriever.hit(row))
-            parts.append(with_marker(text, order[passage], self.retriever.passages[passage].heading, opens))
+            p = self.retriever.passages[passage]
+            parts.append(with_marker(text, order[passage], section_label(p.section, self._repeated, p.title), opens))
         return Answer(
             text=note + join(parts),
             citations=citations,

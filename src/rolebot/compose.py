@@ -172,6 +172,19 @@ def join(parts: list[str]) -> str:
     return out
 
 
+def section_label(section: tuple[str, ...], repeated: set[str], title: str) -> str:
+    """The shortest name of a section that says which one it is: its own heading ("Role in a Real
+    Project Workflow"), with its parent's only when the heading recurs ("What Is a Data
+    Scientist? > Key Responsibilities"). The whole path ate up to 90 of the answer's first 200
+    characters before the words that answer."""
+    if not section:
+        return title
+    leaf = NUMBERING.sub("", section[-1]).strip()
+    if len(section) > 1 and section[-1] in repeated:
+        return f"{NUMBERING.sub('', section[-2]).strip()} > {leaf}"
+    return leaf
+
+
 def topic_question(section: tuple[str, ...], repeated: set[str], subject: str = "") -> str:
     """A section as a question a learner would click: its heading when it is one, else
     "What does the article say about <heading>?" (naming the parent for a repeated heading)."""
