@@ -124,17 +124,22 @@ def test_concurrent_builds_do_not_corrupt_each_other(tiny_kb, fake_embedder):
     assert len(list(index_dir.glob("build-*"))) <= 2
 
 
-def test_hnsw_is_chosen_for_large_indexes(monkeypatch):
-    monkeypatch.setattr(index, "HNSW_MIN_ROWS", 100)
-    rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(500, 32)).astype("float32")
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    approx, kind = index._make_faiss(vectors)
-    exact, _ = index._make_faiss(vectors[:50])
-    assert kind.startswith("HNSW") and type(exact).__name__ == "IndexFlatIP"
-    # recall@10 of the approximate index against exact search
+def test_an_inverted_file_is_chosen_for_large_indexes(monkeypatch, capfd, tmp_path):
     import faiss
 
+    monkeypatch.setattr(index, "ANN_MIN_ROWS", 1000)
+    rng = np.random.default_rng(0)
+    # Clustered like real knowledge: many texts near a few hundred others.
+    centres = rng.normal(size=(300, 32))
+    vectors = (centres[rng.integers(0, 300, 6000)] + 0.3 * rng.normal(size=(6000, 32))).astype("float32")
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    approx, kind = index._make_faiss(vectors)
+    exact, _ = index._make_faiss(vectors[:500])
+    assert kind.startswith("IVF") and type(exact).__name__ == "IndexFlatIP"
+    ivf = faiss.extract_index_ivf(approx)
+    assert ivf.nprobe == index.IVF_MIN_PROBES < ivf.nlist
+    assert np.allclose(approx.reconstruct(7), vectors[7])  # follow-ups read a passage's views back
+    # recall@10 of the approximate index against exact search
     flat = faiss.IndexFlatIP(32)
     flat.add(vectors)
     queries = vectors[:50] + 0.1 * rng.normal(size=(50, 32)).astype("float32")
@@ -142,6 +147,14 @@ def test_hnsw_is_chosen_for_large_indexes(monkeypatch):
     _, found = approx.search(queries, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found)])
     assert recall >= 0.95
+    assert capfd.readouterr() == ("", "")  # faiss's training warnings would go straight to stderr
+    # Saved and loaded, it still searches with the same cells and exact scores.
+    path = tmp_path / "v.faiss"
+    faiss.write_index(approx, str(path))
+    again = faiss.read_index(str(path))
+    assert faiss.extract_index_ivf(again).nprobe == ivf.nprobe and again.k_factor == index.IVF_RESCORED
+    sims, rows = again.search(vectors[:3], 1)
+    assert rows[:, 0].tolist() == [0, 1, 2] and np.allclose(sims[:, 0], 1.0, atol=1e-5)
 
 
 def test_manifest_is_json(tiny_kb, fake_embedder):
