@@ -5,7 +5,7 @@ import pytest
 from rolebot.compose import is_definition, section_label, sequence_anchor
 from rolebot.conversation import move_of
 from rolebot.facts import fact_kind
-from rolebot.query import Speller, expand_abbreviations, expand_shorthand, resolve_follow_up
+from rolebot.query import Speller, expand_abbreviations, resolve_follow_up
 from rolebot.smalltalk import smalltalk_kind, strip_pleasantries
 
 
@@ -22,23 +22,6 @@ from rolebot.smalltalk import smalltalk_kind, strip_pleasantries
 )
 def test_abbreviations(text, expected):
     assert expand_abbreviations(text) == expected
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        ("who keeps an eye on it in prod", "who keeps an eye on it in production"),
-        ("why do ppl mix them up", "why do people mix them up"),
-        ("docker n kubernetes, pls", "docker and kubernetes, please"),
-        ("can i use R or only python", "can i use R or only python"),  # R is a language
-        ("w/o a degree, w/ python", "without a degree, with python"),
-        ("Product design", "Product design"),  # whole words only
-        ("jobs in the U.S. or the u.k.", "jobs in the U.S. or the u.k."),  # not inside an initialism
-        ("thank u.", "thank you."),
-    ],
-)
-def test_chat_shorthand_is_spelled_out(text, expected):
-    assert expand_shorthand(text) == expected
 
 
 def test_speller_fixes_unknown_words_towards_the_corpus():

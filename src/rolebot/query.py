@@ -42,35 +42,6 @@ _ABBREV = re.compile(
     re.I,
 )
 
-# Chat shorthand any learner types, whatever the article: spelled out before the search, so the
-# words the article uses ("production", "recommendations", "people") can match. English only,
-# no article's vocabulary; "r" stays (the R language) and so do words that are also numbers.
-# On the dev sets: blind answered 0.916 -> 0.931 with abstain precision 0.718 -> 0.757 ("who
-# keeps an eye on the model once its in prod" was refused), holdout hit@1 0.667 -> 0.697,
-# dev conversations 0.575 -> 0.625; no figure fell.
-SHORTHAND = {
-    "u": "you", "ur": "your", "n": "and", "ppl": "people", "pls": "please", "plz": "please", "wat": "what",
-    "wot": "what", "whats": "what is", "diff": "difference", "prod": "production", "recs": "recommendations",
-    "thx": "thanks", "bc": "because", "cuz": "because", "coz": "because", "b/w": "between", "w/": "with",
-    "w/o": "without", "abt": "about", "tho": "though", "rn": "right now", "yr": "year", "yrs": "years",
-    "idk": "I don't know", "dunno": "don't know", "wanna": "want to", "gonna": "going to", "gotta": "have to",
-    "kinda": "kind of", "sorta": "sort of", "dev": "developer", "devs": "developers", "eng": "engineer",
-    "engs": "engineers", "dept": "department", "mgmt": "management", "req": "requirement",
-    "reqs": "requirements", "im": "I am", "dont": "do not", "doesnt": "does not", "isnt": "is not",
-    "arent": "are not", "cant": "cannot", "wont": "will not", "whos": "who is", "hows": "how is",
-    "thats": "that is", "theyre": "they are", "ive": "I have", "b4": "before",
-}
-_SHORTHAND = re.compile(
-    r"(?<![\w/'.])(" + "|".join(re.escape(k) for k in sorted(SHORTHAND, key=len, reverse=True)) + r")(?![\w/']|\.\w)",
-    re.I,
-)
-
-
-def expand_shorthand(text: str) -> str:
-    """'who keeps an eye on it in prod' -> 'who keeps an eye on it in production'."""
-    return _SHORTHAND.sub(lambda m: SHORTHAND[m.group(1).lower()], text)
-
-
 ROLE = re.compile(
     r"\b(data scien\w*|ml engineer\w*|machine learning engineer\w*|ml engineering|mles?|ds)\b", re.I
 )

@@ -14,7 +14,7 @@ from . import index as index_mod
 from . import lexical
 from .errors import IndexLoadError, QueryError
 from .knowledge import Passage, knowledge_files
-from .query import Speller, expand_abbreviations, expand_shorthand, name_the_pair, title_pair
+from .query import Speller, expand_abbreviations, name_the_pair, title_pair
 from .records import Hit
 
 log = logging.getLogger("rolebot")
@@ -124,7 +124,7 @@ class Retriever:
         return self._stem.stemWord(word.lower())
 
     def normalize(self, query: str) -> str:
-        return self.speller.correct(name_the_pair(expand_abbreviations(expand_shorthand(query)), self.pair))
+        return self.speller.correct(name_the_pair(expand_abbreviations(query), self.pair))
 
     # -- search ---------------------------------------------------------------------------
     def search(self, query: str, k: int = 5, documents: list[str] | None = None) -> list[Hit]:
