@@ -129,6 +129,9 @@ def test_follow_up_moves(text, move):
         # A role with only a noun pointing back at it is a role swap.
         ("and the mle ones", "data scientist skills?", "mle skills?"),
         ("what about the ds side?", "what tools do ML engineers use?", "what tools do ds use?"),
+        ("tell me more about the DS side", "what tools do ML engineers use?", "what tools do DS use?"),
+        ("explain the difference between DS and MLE", "what tools do ML engineers use?",
+         "explain the difference between DS and MLE"),
         ("and ml engineer salary?", "data scientist skills?", "and ml engineer salary?"),
         # Asking to pick between the roles is about both: the last role discussed is not added.
         ("so which one does the system design?", "tell me about the DS side", "so which one does the system design?"),

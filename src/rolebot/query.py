@@ -52,8 +52,10 @@ CHOOSER = re.compile(r"\bwhich\s+(one|of\s+(them|the\s+(two|roles)|these|those|b
 OTHER = re.compile(r"\b(the )?other (role|one|side|job|path)\b", re.I)
 # The two roles this knowledge contrasts: "the other role" means the counterpart.
 COUNTERPART = {"data scientist": "ML engineer", "ml engineer": "data scientist"}
+# "tell me more about the DS side" asks for more of the last topic, about that role.
 FOLLOW_UP_START = re.compile(
-    r"^(and|or|also|so|but|what about|how about|same for|and for|what of|then|ok(ay)? and|and what about)\b", re.I
+    r"^(and|or|also|so|but|what about|how about|same for|and for|what of|then|ok(ay)? and|and what about|"
+    r"tell me more( about| on)?|more (about|on)|(can you )?(explain|elaborate on|expand on|say more about))\b", re.I
 )
 BARE_FOLLOW_UP = re.compile(
     r"^(why|how|how so|really|tell me more|more|explain|explain more|go on|examples?|such as|like what|"
