@@ -35,16 +35,18 @@ log = logging.getLogger("rolebot")
 
 ANN_MIN_ROWS = 20_000  # below this, exact search is both faster and exact
 # Above it, an inverted file: k-means cells, 4·√rows of them (the usual rule of thumb), trained on
-# a sample of 64 vectors a cell; a query scans its nearest 1/32 of the cells (at least 32) in 8-bit
+# a sample of 64 vectors a cell; a query scans its nearest 1/48 of the cells (at least 32) in 8-bit
 # codes, and the candidates it finds are re-scored with the exact vectors. Measured (bench/scale.py's
 # vectors, recall@10 against exact search, one query, 2 cores):
 # - the benchmark's 100k-passage knowledge (280k vectors, most of them near-duplicates of a few
 #   thousand texts): HNSW (M=32, efConstruction 200) 0.82 / 0.88 / 0.93 / 0.95 at efSearch
 #   256 / 512 / 1024 / 2048 (0.8 / 1.5 / 3.0 / 5.9 ms): its greedy walk stalls among thousands of
-#   near-equal neighbours. This index: 0.99 at 1.3 ms (float codes 2.0 ms), trained in ~30 s.
-# - 13k vectors of real, distinct text: HNSW 1.0; this rule 0.977 (32 of 463 cells), 0.3 ms.
+#   near-equal neighbours. This index: 0.99 in 0.9-1.4 ms (44 of 2118 cells; 1/32 of them took
+#   1.3-3.2 ms for 0.991, float codes 2.0 ms), trained in ~30 s.
+# - 13k vectors of real, distinct text (below the threshold, so exact there): HNSW 1.0; this
+#   rule would give 0.977 (32 of 463 cells) in 0.3 ms.
 IVF_LISTS_PER_SQRT_ROW = 4
-IVF_PROBE_SHARE = 32
+IVF_PROBE_SHARE = 48
 IVF_MIN_PROBES = 32
 IVF_TRAIN_PER_LIST = 64
 # The 8-bit codes find IVF_RESCORED × k candidates; their exact scores pick the k. Near-duplicates
