@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from .base import FeedbackStore, insert_sql, log
@@ -75,7 +76,7 @@ class SQLiteStore(FeedbackStore):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=self.timeout)
             try:
-                conn.execute("PRAGMA journal_mode=WAL")
+                self._wal(conn)
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.executescript(SCHEMA)
                 _migrate(conn)
@@ -85,6 +86,22 @@ class SQLiteStore(FeedbackStore):
             self._local.conn = conn
             self._local.identity = self._identity()
         return conn
+
+    def _wal(self, conn: sqlite3.Connection) -> None:
+        """Put the file in WAL mode (it stays so). Switching needs the file to itself, and SQLite
+        answers "database is locked" at once rather than waiting its busy timeout when other
+        connections open it in the same moment, so the switch is retried up to that timeout."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                    return
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
 
     def _identity(self):
         try:
