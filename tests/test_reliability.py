@@ -519,9 +519,7 @@ def slow_assistant(assistant):
     class Slow:
         retriever = assistant.retriever
         title = assistant.title
-
-        def _starter_questions(self):
-            return assistant._starter_questions()
+        replies = assistant.replies
 
         def answer(self, question, history=None):
             if "slow" in question:

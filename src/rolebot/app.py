@@ -202,7 +202,7 @@ def _session(request) -> str:
 
 def build_demo(assistant: Assistant, feedback=None, run=None) -> gr.Blocks:
     chat = ChatApp(assistant, feedback, run=run)
-    examples = assistant._starter_questions()[:2] + ["What tools do ML engineers use?", "MLE vs DS skills?"]
+    examples = assistant.replies.starters[:2] + ["What tools do ML engineers use?", "MLE vs DS skills?"]
     title = assistant.title
     # delete_cache: (every hour, files older than an hour) — the chat stores nothing there.
     with gr.Blocks(title="rolebot", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
