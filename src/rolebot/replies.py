@@ -5,6 +5,8 @@ Which blocks to quote is compose.py's job; whether to answer at all is the assis
 
 from __future__ import annotations
 
+from collections import Counter
+
 from .compose import MAX_ANSWER_CHARS, join, section_label, topic_question, with_marker
 from .records import Answer, Hit
 from .retriever import Retriever, Scored
@@ -30,8 +32,9 @@ class Replies:
         self.retriever = retriever
         titles = sorted({p.title for p in retriever.passages})
         self.title = titles[0] if len(titles) == 1 else KNOWLEDGE_BASE
-        leaves = [p.section[-1] for p in {p.section: p for p in retriever.passages if p.section}.values()]
-        self._repeated = {h for h in leaves if leaves.count(h) > 1}
+        # Counted, not list.count per heading: that was quadratic in sections at start-up.
+        leaves = Counter(section[-1] for section in {p.section for p in retriever.passages if p.section})
+        self._repeated = {h for h, n in leaves.items() if n > 1}
         self.starters = [p.question for p in retriever.passages if p.kind == "faq"][:3]
 
     def smalltalk(self, kind: str) -> Answer:
