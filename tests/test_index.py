@@ -225,7 +225,7 @@ def test_index_without_a_usable_bm25_still_loads_and_indexes_in_memory(tiny_kb, 
 
 
 def test_unit_scores_of_many_passages_match_one_by_one(tiny_kb, fake_embedder):
-    """Retriever._units_of (one product for all candidates) gives each passage's unit scores."""
+    """Pieces.units (one product for all candidates) gives each passage's unit scores."""
     import numpy as np
 
     knowledge, index_dir = tiny_kb
@@ -235,7 +235,7 @@ def test_unit_scores_of_many_passages_match_one_by_one(tiny_kb, fake_embedder):
     d = r.data
     every = list(range(len(r.passages)))
     for chosen in (every, every[::-1], every[1::2], [every[-1]], []):
-        got, best = r._units_of(chosen, vec)
+        got, best = r.pieces.units(chosen, vec)
         assert len(got) == len(chosen) == len(best)
         for p, units, top in zip(chosen, got, best):
             assert top == max(units, default=-1.0)

@@ -125,13 +125,13 @@ class Composer:
         matches X best."""
         items = [line for line in unit.split("\n") if LIST_ITEM.match(line)]
         if after is not None and len(items) >= 2:
-            scores = self.retriever.item_scores(passage, unit, after)
+            scores = self.retriever.pieces.items(passage, unit, after)
             step = max(range(len(scores)), key=scores.__getitem__) + 1 if scores else len(items)
             if step < len(items):
                 return f"**{LIST_ITEM.sub('', items[step]).strip()}**"
         if len(items) < LEAD_ITEMS_MIN:
             return ""
-        scores = self.retriever.item_scores(passage, unit, vec)
+        scores = self.retriever.pieces.items(passage, unit, vec)
         if not scores:
             return ""
         best = max(scores)

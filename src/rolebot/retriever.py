@@ -14,6 +14,7 @@ from . import index as index_mod
 from . import lexical
 from .errors import IndexLoadError, QueryError
 from .knowledge import Passage, knowledge_files
+from .pieces import Pieces
 from .query import Speller, expand_abbreviations, name_the_pair, title_pair
 from .records import Hit
 
@@ -65,7 +66,7 @@ class Retriever:
         titles = {p.title for p in self.passages}
         # With one comparison article, "both roles" can only mean the two it compares.
         self.pair = title_pair(next(iter(titles))) if len(titles) == 1 else None
-        self._views_of: dict[int, list[int]] | None = None
+        self.pieces = Pieces(data)
 
     @classmethod
     def load(
@@ -176,7 +177,7 @@ class Retriever:
         np.maximum.at(ranked, where[: len(owners)], ranked_sims)
         lex = np.zeros(len(candidates))
         lex[where[len(owners) :]] = np.fromiter(lexical.values(), dtype="float64", count=len(lexical))
-        units, best_unit = self._units_of(candidates.tolist(), vec)
+        units, best_unit = self.pieces.units(candidates.tolist(), vec)
         d = np.maximum(dense, best_unit)
         fused = np.maximum(ranked, best_unit) + LEXICAL_WEIGHT * (lex / top_lex if top_lex > 0 else 0.0)
         order = np.lexsort((-d, -fused))  # by fused, then dense, best first
@@ -189,9 +190,9 @@ class Retriever:
         top_lex = max(lexical.values(), default=0.0)
         out = []
         chosen = list(allowed)
-        all_units, best_units = self._units_of(chosen, vec)
+        all_units, best_units = self.pieces.units(chosen, vec)
         for p, units, best_unit in zip(chosen, all_units, best_units.tolist()):
-            views, kinds = self._view_vectors(p)
+            views, kinds = self.pieces.views(p)
             sims = _as_evidence(views @ vec, kinds)
             d = max(float(sims.max()) if len(sims) else -1.0, best_unit)
             sims = _as_ranked(sims, kinds)
@@ -200,54 +201,6 @@ class Retriever:
             out.append(Scored(p, rank + LEXICAL_WEIGHT * (lex / top_lex if top_lex > 0 else 0.0), d, lex, units))
         out.sort(key=lambda s: (s.fused, s.dense), reverse=True)
         return out
-
-    def _view_vectors(self, p: int) -> tuple[np.ndarray, np.ndarray]:
-        """Passage p's view vectors and their kinds."""
-        if self._views_of is None:  # built on first use: only follow-ups need it
-            self._views_of = {}
-            for row, owner in enumerate(self.data.view_passage):
-                self._views_of.setdefault(int(owner), []).append(row)
-        rows = self._views_of.get(p, [])
-        if not rows:
-            return np.zeros((0, 1), "float32"), np.zeros(0, "int64")
-        return np.stack([self.data.faiss_index.reconstruct(r) for r in rows]), self.data.view_kind[rows]
-
-    def item_scores(self, p: int, unit: str, vec) -> list[float]:
-        """Cosine of each list item of one of passage p's units, in order."""
-        try:
-            n = self.data.units[p].index(unit)
-        except ValueError:
-            return []
-        lo, hi = self.data.piece_offsets[p], self.data.piece_offsets[p + 1]
-        rows = np.nonzero(self.data.piece_unit[lo:hi] == n)[0] + lo
-        return [float(x) for x in self.data.piece_vectors[rows] @ vec]
-
-    def _units_of(self, passages: list[int], vec) -> tuple[list[tuple], np.ndarray]:
-        """For each passage, the cosine of each answer unit: the best of its pieces (a list
-        scores by its best item), and its best unit (-1 if it has none). One product and one
-        reduction for all of them: per passage in a Python loop this was most of a cached
-        answer's time (~1.5 ms for 60 candidates)."""
-        if not passages:
-            return [], np.zeros(0)
-        d = self.data
-        ps = np.asarray(passages)
-        lo, hi = d.piece_offsets[ps], d.piece_offsets[ps + 1]
-        lengths = hi - lo
-        if not lengths.any():
-            return [()] * len(passages), np.full(len(passages), -1.0)
-        rows = np.repeat(lo - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
-        units = d.piece_unit[rows]
-        # Units per passage: one more than its highest unit number among its pieces (0 if none).
-        counts = np.zeros(len(ps), dtype="int64")
-        np.maximum.at(counts, np.repeat(np.arange(len(ps)), lengths), units + 1)
-        base = np.r_[0, np.cumsum(counts)]
-        sims = d.piece_vectors[rows] @ vec
-        best = np.full(int(base[-1]), -1.0)
-        np.maximum.at(best, np.repeat(base[:-1], lengths) + units, sims)
-        top = np.full(len(ps), -1.0)
-        np.maximum.at(top, np.repeat(np.arange(len(ps)), lengths), sims)
-        values = best.tolist()
-        return [tuple(values[base[i] : base[i + 1]]) for i in range(len(ps))], top
 
     def _lexical(self, query: str, allowed, limit: int) -> dict[int, float]:
         scores = self._bm25.scores(query)
