@@ -16,6 +16,7 @@ import gradio as gr  # noqa: E402
 from . import config  # noqa: E402
 from .assistant import Assistant, message_text  # noqa: E402
 from .errors import QueryError  # noqa: E402
+from .query import scrub  # noqa: E402
 from .records import Answer  # noqa: E402
 
 log = logging.getLogger("rolebot")
@@ -46,18 +47,12 @@ JS = """
 """
 
 
-SURROGATES = re.compile("[\ud800-\udfff]")
 IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 NON_WEB_LINK = re.compile(r"\[([^\]]*)\]\(\s*(?!https?://)[^)]*\)", re.I)
 CODE_SPAN = re.compile(r"(`+[^`\n]*?`+)")
 WEB_URL = re.compile(r"https?://[^\s()<>\[\]\"'`]+", re.I)
 SORRY = "Sorry, something went wrong while answering. Please try again."
 BUSY = "Sorry, I'm busy right now and couldn't answer in time. Please try again in a moment."
-
-
-def scrub(text: str) -> str:
-    """Lone surrogates (a browser can send them as JSON escapes) become U+FFFD."""
-    return SURROGATES.sub("\ufffd", text)
 
 
 def safe_markdown(text: str) -> str:

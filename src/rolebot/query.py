@@ -12,9 +12,15 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 SURROGATES = re.compile("[\ud800-\udfff]")  # legal in JSON escapes, rejected by the tokenizer
 
 
+def scrub(text: str) -> str:
+    """Lone surrogates (legal in JSON escapes, not in UTF-8) become U+FFFD: the tokenizer,
+    SQLite and the JSON encoder all reject them."""
+    return SURROGATES.sub("\ufffd", text)
+
+
 def clean_text(text: str) -> str:
     """One line of plain text: no control characters, no lone surrogates, single spaces."""
-    return " ".join(CONTROL.sub(" ", SURROGATES.sub("\ufffd", text)).split())
+    return " ".join(CONTROL.sub(" ", scrub(text)).split())
 
 
 WORD = re.compile(r"[A-Za-z][A-Za-z+#-]*[A-Za-z+#]|[A-Za-z]")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from . import lexical
 from .errors import IndexLoadError, QueryError
 from .knowledge import Passage, knowledge_files
 from .pieces import Pieces
-from .query import Speller, expand_abbreviations, name_the_pair, title_pair
+from .query import Speller, expand_abbreviations, name_the_pair, scrub, title_pair
 from .records import Hit
 
 log = logging.getLogger("rolebot")
@@ -253,7 +252,7 @@ def _needs_adapted(embedder, manifest: dict) -> bool:
 def _check_query(query) -> str:
     if not isinstance(query, str) or not query.strip():
         raise QueryError("the query is empty: type a question")
-    return re.sub("[\ud800-\udfff]", "\ufffd", query[: config.MAX_QUESTION_CHARS])
+    return scrub(query[: config.MAX_QUESTION_CHARS])
 
 
 def _check_k(k) -> int:
