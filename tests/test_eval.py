@@ -13,11 +13,11 @@ from conftest import ROOT
 pytestmark = pytest.mark.slow
 
 FLOORS = {  # eval/questions.jsonl: a dev set (the confidence weights and threshold were fitted on it)
-    "hit@1": 0.75,
+    "hit@1": 0.84,  # 0.877 today
     "hit@3": 0.89,
     "mrr@10": 0.82,
     "answer_acc": 0.86,
-    "lead": 0.74,
+    "lead": 0.82,  # 0.855 today
     "answered": 0.97,
     "abstain_precision": 0.92,
     "abstain_recall": 0.85,
@@ -27,19 +27,21 @@ FLOORS = {  # eval/questions.jsonl: a dev set (the confidence weights and thresh
 # eval/test.jsonl: written blind, read only as totals. Floors a little under today's figures
 # (README), far under the targets of the quality issue, which are not met yet.
 TEST_FLOORS = {
-    "hit@1": 0.60,  # 0.608 today: the template questions cost 3 first places, question-sentence units 2 (README)
+    "hit@1": 0.63,  # 0.646 today, 0.608 before the aspect score (README)
     "hit@3": 0.87,  # 0.885 today
-    "answer_acc": 0.79,  # 0.803 today
-    "lead": 0.67,  # 0.683 today, 0.690 before the template questions
+    # 0.789 today: the aspect score cost two answers' key words (0.803 before it); lowered with
+    # that trade said in the README, not to hide a regression.
+    "answer_acc": 0.77,
+    "lead": 0.68,  # 0.697 today, 0.683 before the aspect score
     "answered": 0.90,
     "abstain_recall": 0.92,
     "facts": 0.90,
     "smalltalk": 0.80,
     "conversations": 0.47,  # 17 of 34 today, 15 before the template questions
-    "follow_ups": 0.67,  # 0.694 today
+    "follow_ups": 0.71,  # 0.735 today, 0.694 before the aspect score
 }
 # eval/dev-blind.jsonl: written blind like the test set, but a dev set (its failures were read).
-BLIND_DEV_FLOORS = {"hit@1": 0.60, "hit@3": 0.88, "answer_acc": 0.76, "lead": 0.67, "answered": 0.90,
+BLIND_DEV_FLOORS = {"hit@1": 0.64, "hit@3": 0.88, "answer_acc": 0.78, "lead": 0.67, "answered": 0.90,
                     "abstain_recall": 0.85, "facts": 0.85, "smalltalk": 1.0}
 
 

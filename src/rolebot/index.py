@@ -3,6 +3,7 @@
 Layout of index/:
     CURRENT             name of the live build folder (replaced atomically)
     build-<stamp>/      manifest.json, passages.jsonl, views.npy, units.npy, vectors.faiss,
+                        aspects.npy and aspect_rows.npy (aspects.py), scope.npy,
                         and the query encoder for torch-free serving: encoder.onnx,
                         encoder-int8.onnx, tokenizer.json, encoder.json; bm25/ (the
                         lexical index, see lexical.py)
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, config, lexical, templates
+from . import __version__, aspects, config, lexical, templates
 from .errors import IndexLoadError, ModelError
 from .knowledge import CHUNKER_VERSION, Document, Passage, content_hash, load_documents
 
@@ -68,6 +69,8 @@ class IndexData:
     piece_unit: np.ndarray  # piece row -> the number of its unit within its passage
     piece_offsets: np.ndarray  # passage i's pieces are rows piece_offsets[i]:piece_offsets[i+1]
     scope_vectors: np.ndarray  # the documents' declared not_covered topics
+    aspect_vectors: np.ndarray  # aspects.py: passage i's rows are aspect_offsets[i]:aspect_offsets[i+1]
+    aspect_offsets: np.ndarray
     path: Path
 
 
@@ -161,8 +164,10 @@ def _cached_vectors(index_dir: Path) -> dict[str, np.ndarray]:
         keys = json.loads((build / "keys.json").read_text())
         views = np.load(build / "views.npy")
         units = np.load(build / "units.npy")
-        vectors = np.concatenate([views, units]) if len(units) else views
-        return dict(zip(keys["views"] + keys["units"], vectors))
+        cached = dict(zip(keys["views"] + keys["units"], np.concatenate([views, units]) if len(units) else views))
+        if keys.get("aspects"):  # a build before aspects.py has none
+            cached.update(zip(keys["aspects"], np.load(build / "aspects.npy")))
+        return cached
     except Exception:  # an unreadable cache only costs time
         return {}
 
@@ -247,6 +252,8 @@ def _write_build(knowledge_dir, index_dir, embedder, adapt, keep_adapted, starte
     unit_vecs, unit_keys, n_units = _embed(unit_texts, cache, embedder)
     topics = list(dict.fromkeys(t for d in docs for t in d.not_covered))
     scope_vecs, _, _ = _embed(topics, cache, embedder)
+    aspect_texts, aspect_owner = aspects.texts(passages)
+    aspect_vecs, aspect_keys, n_aspects = _embed(aspect_texts, cache, embedder)
     index, index_kind = _make_faiss(views)
 
     manifest = {
@@ -264,8 +271,9 @@ def _write_build(knowledge_dir, index_dir, embedder, adapt, keep_adapted, starte
         "not_covered": topics,
         "documents": [_doc_entry(d, knowledge_dir) for d in docs],
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "embedded": n_views + n_units,
-        "reused": len(view_texts) + len(unit_texts) - n_views - n_units,
+        "aspects": {"version": aspects.ASPECT_VERSION, "count": len(aspect_texts)},
+        "embedded": n_views + n_units + n_aspects,
+        "reused": len(view_texts) + len(unit_texts) + len(aspect_texts) - n_views - n_units - n_aspects,
     }
     if adapted is not None:
         manifest["adapted"] = adapted
@@ -278,8 +286,10 @@ def _write_build(knowledge_dir, index_dir, embedder, adapt, keep_adapted, starte
     np.save(tmp / "views.npy", views)
     np.save(tmp / "units.npy", unit_vecs)
     np.save(tmp / "scope.npy", scope_vecs)
+    np.save(tmp / "aspects.npy", aspect_vecs)
+    np.save(tmp / "aspect_rows.npy", np.array(aspect_owner, dtype="int64"))
     np.save(tmp / "view_rows.npy", np.array([owner, kind], dtype="int64"))
-    (tmp / "keys.json").write_text(json.dumps({"views": view_keys, "units": unit_keys}))
+    (tmp / "keys.json").write_text(json.dumps({"views": view_keys, "units": unit_keys, "aspects": aspect_keys}))
     faiss.write_index(index, str(tmp / "vectors.faiss"))
     manifest["build_seconds"] = round(time.perf_counter() - started, 3)
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
@@ -367,6 +377,8 @@ def check(index_dir: Path, knowledge_dir: Path, model: str) -> str | None:
         return f"built with model {manifest.get('model')!r}, not {model!r}"
     if manifest.get("knowledge_hash") != content_hash(knowledge_dir):
         return "stale: the knowledge files changed since the last build"
+    if (manifest.get("aspects") or {}).get("version") != aspects.ASPECT_VERSION:
+        return "stale: built before this version's aspect vectors"
     if config.adapt() and manifest.get("backend") == "torch" and not manifest.get("adapted"):
         return "stale: built before builds adapted the encoder to the knowledge"
     return None
@@ -399,6 +411,8 @@ def load(index_dir: Path, model: str | None = None, dim: int | None = None) -> I
         rows = np.load(build / "view_rows.npy")
         unit_vectors = np.load(build / "units.npy")
         scope_vectors = np.load(build / "scope.npy")
+        aspect_vectors = np.load(build / "aspects.npy")
+        aspect_owner = np.load(build / "aspect_rows.npy")
         passages, units, piece_units = [], [], []
         with open(build / "passages.jsonl", encoding="utf-8") as f:
             for line in f:
@@ -418,6 +432,7 @@ def load(index_dir: Path, model: str | None = None, dim: int | None = None) -> I
         or len(passages) != manifest.get("passages")
         or len(unit_vectors) != offsets[-1]
         or faiss_index.d != manifest.get("dimension")
+        or len(aspect_vectors) != len(aspect_owner) != (manifest.get("aspects") or {}).get("count")
     ):
         raise IndexLoadError(
             f"the index in {build.name} is inconsistent (sizes disagree with the manifest): run `rolebot build`"
@@ -433,6 +448,8 @@ def load(index_dir: Path, model: str | None = None, dim: int | None = None) -> I
         piece_unit=np.array([n for ps in piece_units for n in ps], dtype="int64"),
         piece_offsets=offsets,
         scope_vectors=scope_vectors,
+        aspect_vectors=aspect_vectors,
+        aspect_offsets=np.searchsorted(aspect_owner, np.arange(len(passages) + 1)),
         path=build,
     )
 

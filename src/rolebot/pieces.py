@@ -1,5 +1,6 @@
 """Cosines below the passage, for one query vector: each passage's answer units (a sentence,
-or a list scored by its best item), the items of one list, and the passage's stored views.
+or a list scored by its best item), the items of one list, the passage's stored views, and its
+aspects (aspects.py: its text with the compared names taken out).
 The retriever ranks passages with them; the composer picks which unit and items to quote first.
 """
 
@@ -43,6 +44,23 @@ class Pieces:
         np.maximum.at(top, np.repeat(np.arange(len(ps)), lengths), sims)
         values = best.tolist()
         return [tuple(values[base[i] : base[i + 1]]) for i in range(len(ps))], top
+
+    def aspects(self, passages: list[int], vec) -> np.ndarray:
+        """Each passage's best aspect cosine for a query vector with the names taken out (NaN
+        for a passage without aspects). Only the candidates' rows: a product with every
+        aspect of a large knowledge base would cost more than the rest of the search."""
+        d = self.data
+        ps = np.asarray(passages, dtype="int64")
+        lo, hi = d.aspect_offsets[ps], d.aspect_offsets[ps + 1]
+        lengths = hi - lo
+        best = np.full(len(ps), np.nan)
+        if not len(ps) or not lengths.any():
+            return best
+        rows = np.repeat(lo - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
+        owner = np.repeat(np.arange(len(ps)), lengths)
+        best[lengths > 0] = -1.0
+        np.maximum.at(best, owner, d.aspect_vectors[rows] @ vec)
+        return best
 
     def items(self, p: int, unit: str, vec) -> list[float]:
         """Cosine of each list item of one of passage p's units, in order."""

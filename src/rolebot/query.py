@@ -123,6 +123,14 @@ def title_pair(title: str) -> tuple[str, str] | None:
     return (m.group(1).strip(), m.group(2).strip()) if m else None
 
 
+def role_pattern(role: str) -> re.Pattern:
+    """A role and its field: "Data Scientist" also matches "Data Science", "ML Engineer" also
+    "ML Engineering"."""
+    words = role.split()
+    last = re.sub(r"(tist|ist|er|or|ian)s?$", "", words[-1], flags=re.I)
+    return re.compile(r"\b" + r"\s+".join(map(re.escape, words[:-1] + [last])), re.I)
+
+
 def name_the_pair(text: str, pair: tuple[str, str] | None) -> str:
     """'what do both roles share' → 'what do ML Engineer and Data Scientist share'."""
     if not pair:

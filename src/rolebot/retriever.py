@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import config
+from . import aspects
 from . import index as index_mod
 from . import lexical
 from .errors import IndexLoadError, QueryError
@@ -66,6 +67,7 @@ class Retriever:
         # With one comparison article, "both roles" can only mean the two it compares.
         self.pair = title_pair(next(iter(titles))) if len(titles) == 1 else None
         self.pieces = Pieces(data)
+        self.aspects = aspects.AspectScorer(data, embedder, self.pieces, titles)
 
     @classmethod
     def load(
@@ -136,10 +138,12 @@ class Retriever:
         scored = self.score([self.normalize(_check_query(q)) for q in queries], documents)
         return [[self.hit(s) for s in rows[:k]] for rows in scored]
 
-    def score(self, queries: list[str], documents: list[str] | None = None, vectors=None) -> list[list[Scored]]:
+    def score(self, queries: list[str], documents: list[str] | None = None, vectors=None, aspect_vectors=None) -> list[list[Scored]]:
         """Fused candidates for already-normalized queries, best first."""
         if vectors is None:
-            vectors = self.embedder.encode_queries(queries)
+            vectors, aspect_vectors = self.aspects.encode(queries)
+        elif aspect_vectors is None:
+            aspect_vectors = self.aspects.vectors(queries, vectors)
         allowed = None
         if documents:
             allowed = {i for i, p in enumerate(self.passages) if p.doc in set(documents)}
@@ -149,11 +153,11 @@ class Retriever:
         pool = min(self.data.faiss_index.ntotal, DENSE_POOL)
         sims, rows = self.data.faiss_index.search(np.asarray(vectors, dtype="float32"), pool)
         return [
-            self._fuse(q, vec, sim_row, id_row, allowed)
-            for q, vec, sim_row, id_row in zip(queries, vectors, sims, rows)
+            self._fuse(q, vec, avec, sim_row, id_row, allowed)
+            for q, vec, avec, sim_row, id_row in zip(queries, vectors, aspect_vectors, sims, rows)
         ]
 
-    def _fuse(self, query, vec, sim_row, id_row, allowed) -> list[Scored]:
+    def _fuse(self, query, vec, avec, sim_row, id_row, allowed) -> list[Scored]:
         """Dense: best of the passage's views and its sentences/list items. Lexical: BM25,
         scaled by the query's best BM25 so the mix does not depend on query length.
         In numpy over the pool's rows: a Python loop over them was half a cached answer's time."""
@@ -179,6 +183,7 @@ class Retriever:
         units, best_unit = self.pieces.units(candidates.tolist(), vec)
         d = np.maximum(dense, best_unit)
         fused = np.maximum(ranked, best_unit) + LEXICAL_WEIGHT * (lex / top_lex if top_lex > 0 else 0.0)
+        fused = fused + self.aspects.score(candidates, avec, d)
         order = np.lexsort((-d, -fused))  # by fused, then dense, best first
         return [Scored(int(candidates[i]), float(fused[i]), float(d[i]), float(lex[i]), units[i]) for i in order]
 
@@ -198,6 +203,9 @@ class Retriever:
             rank = max(float(sims.max()) if len(sims) else -1.0, best_unit)
             lex = lexical.get(p, 0.0)
             out.append(Scored(p, rank + LEXICAL_WEIGHT * (lex / top_lex if top_lex > 0 else 0.0), d, lex, units))
+        avec = self.aspects.vectors([query], np.asarray(vec)[None])[0]
+        extra = self.aspects.score(chosen, avec, np.array([s.dense for s in out]))
+        out = [replace(s, fused=s.fused + float(x)) for s, x in zip(out, extra)]
         out.sort(key=lambda s: (s.fused, s.dense), reverse=True)
         return out
 

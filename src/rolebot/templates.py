@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from .knowledge import Passage
-from .query import title_pair
+from .query import role_pattern, title_pair
 
 # (what the section's own heading says, questions with {role} for the role it is about, or
 # {both} for the two roles when the kind of section is about them together)
@@ -65,17 +65,9 @@ def role_of(passage: Passage, pair: tuple[str, str] | None) -> str:
     them. A document whose title names no pair is about what its title says."""
     if not pair:
         return passage.title
-    stems = [_stem(role) for role in pair]
+    stems = [role_pattern(role) for role in pair]
     for text in [passage.section[-1], passage.text, *reversed(passage.section[:-1])]:
         named = [role for role, stem in zip(pair, stems) if stem.search(text)]
         if len(named) == 1:
             return named[0]
     return f"{pair[0]} and {pair[1]}"
-
-
-def _stem(role: str) -> re.Pattern:
-    """A role and its field: "Data Scientist" also matches "Data Science", "ML Engineer" also
-    "ML Engineering"."""
-    words = role.split()
-    last = re.sub(r"(tist|ist|er|or|ian)s?$", "", words[-1], flags=re.I)
-    return re.compile(r"\b" + r"\s+".join(map(re.escape, words[:-1] + [last])), re.I)

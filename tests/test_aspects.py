@@ -1,0 +1,126 @@
+"""aspects.py: the compared names taken out of passages and questions, and how the ranking
+uses what is left. The hashing embedder is enough here: these tests are about which texts are
+embedded and how their cosines are combined, not about what the texts mean."""
+
+import json
+import shutil
+
+import numpy as np
+
+from rolebot import aspects, index
+from rolebot.aspects import ASPECT_WEIGHT
+from rolebot.retriever import Retriever
+
+from conftest import DATA
+
+TITLE = "ML Engineer vs Data Scientist: What’s the Real Difference in Jobs?"
+
+COMPARISON = """---
+title: "Green Tea vs Black Tea: Which One Suits You?"
+author: Test Author
+updated: 2026-01-01
+---
+
+# Green Tea vs Black Tea: Which One Suits You?
+
+## What Is Green Tea?
+
+Green Tea is not oxidised. Green teas keep a grassy taste.
+
+## Caffeine
+
+Black Tea has more caffeine than a cup of green tea.
+"""
+
+
+def test_the_names_a_title_compares_are_taken_out_in_any_form():
+    names = aspects.names_pattern([TITLE])
+    text = "Do ML Engineers earn more than Data Science people? an ML engineer's day, a data scientist"
+    assert aspects.without_names(text, names) == "Do earn more than people? an day, a"
+    assert aspects.without_names("what tools do people use?", names) == "what tools do people use?"
+
+
+def test_a_title_that_compares_nothing_gives_no_names():
+    assert aspects.names_pattern(["Tea Guide"]) is None
+    assert aspects.without_names("green tea", None) == "green tea"
+
+
+def _two_documents(tmp_path):
+    knowledge = tmp_path / "knowledge"
+    knowledge.mkdir()
+    shutil.copy(DATA / "tiny.md", knowledge / "tea-guide.md")
+    (knowledge / "green-vs-black.md").write_text(COMPARISON, encoding="utf-8")
+    return knowledge, tmp_path / "index"
+
+
+def test_aspect_rows_are_built_only_for_comparison_documents_and_name_nothing(tmp_path, fake_embedder):
+    knowledge, index_dir = _two_documents(tmp_path)
+    manifest = index.build(knowledge, index_dir, fake_embedder)
+    data = index.load(index_dir)
+    texts, owner = aspects.texts(data.passages)
+    assert manifest["aspects"]["count"] == len(texts) == len(data.aspect_vectors) > 0
+    assert owner == sorted(owner)  # grouped by passage, as aspect_offsets assumes
+    for i, p in enumerate(data.passages):
+        rows = data.aspect_offsets[i + 1] - data.aspect_offsets[i]
+        assert (rows > 0) == (p.doc == "green-vs-black"), p.id
+    assert not any(name in t.lower() for t in texts for name in ("green tea", "black tea", "green teas"))
+    # The stored rows are the embedded texts, passage by passage.
+    assert np.allclose(data.aspect_vectors, fake_embedder.encode(texts), atol=1e-6)
+
+
+def test_aspect_cosines_of_candidates_match_one_by_one(tmp_path, fake_embedder):
+    knowledge, index_dir = _two_documents(tmp_path)
+    index.build(knowledge, index_dir, fake_embedder)
+    r = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder)
+    vec = fake_embedder.encode_queries(["how much caffeine is in it?"])[0]
+    every = list(range(len(r.passages)))
+    for chosen in (every, every[::-1], every[1::2], []):
+        got = r.pieces.aspects(chosen, vec)
+        for p, value in zip(chosen, got):
+            lo, hi = r.data.aspect_offsets[p], r.data.aspect_offsets[p + 1]
+            if hi == lo:
+                assert np.isnan(value)
+            else:
+                assert np.isclose(value, float((r.data.aspect_vectors[lo:hi] @ vec).max()), atol=1e-6)
+
+
+def test_a_passage_without_aspects_counts_its_full_cosine_instead(tmp_path, fake_embedder):
+    """Beside a comparison document, another document's passages must not lose rank only
+    because they have no aspect rows."""
+    knowledge, index_dir = _two_documents(tmp_path)
+    index.build(knowledge, index_dir, fake_embedder)
+    r = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder)
+    query = "green tea taste"
+    vec, avec = (v[0] for v in r.aspects.encode([query]))
+    passages = list(range(len(r.passages)))
+    dense = np.linspace(0.1, 0.9, len(passages))
+    extra = r.aspects.score(passages, avec, dense)
+    for p, value, d in zip(passages, extra, dense):
+        if r.passages[p].doc == "tea-guide":
+            assert np.isclose(value, ASPECT_WEIGHT * d)
+        else:
+            assert np.isclose(value, ASPECT_WEIGHT * r.pieces.aspects([p], avec)[0])
+
+
+def test_a_query_naming_a_compared_thing_is_encoded_once_more_without_it(tmp_path, fake_embedder):
+    knowledge, index_dir = _two_documents(tmp_path)
+    index.build(knowledge, index_dir, fake_embedder)
+    r = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder)
+    before = fake_embedder.calls
+    vectors, bare = r.aspects.encode(["does black tea keep you awake?", "which one is grassy?"])
+    assert fake_embedder.calls - before == 3  # both questions, and the first without its name
+    assert np.allclose(bare[0], fake_embedder.encode(["does keep you awake?"])[0])
+    assert np.allclose(bare[1], vectors[1])  # nothing named: the question is its own aspect
+
+
+def test_an_index_built_before_aspects_is_rebuilt(tmp_path, fake_embedder):
+    knowledge, index_dir = _two_documents(tmp_path)
+    index.build(knowledge, index_dir, fake_embedder)
+    manifest_path = index.load(index_dir).path / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["aspects"]
+    manifest_path.write_text(json.dumps(manifest))
+    assert "aspect" in index.check(index_dir, knowledge, fake_embedder.name)
+    r = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder)
+    assert r.notices and "aspect" in r.notices[0]
+    assert len(r.data.aspect_vectors) == r.manifest["aspects"]["count"] > 0
