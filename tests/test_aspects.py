@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 
 from rolebot import aspects, index
-from rolebot.aspects import ASPECT_WEIGHT
+from rolebot.aspects import ASPECT_SUBTRACT, ASPECT_WEIGHT
 from rolebot.retriever import Retriever
 
 from conftest import DATA
@@ -91,7 +91,8 @@ def test_a_passage_without_aspects_counts_its_full_cosine_instead(tmp_path, fake
     index.build(knowledge, index_dir, fake_embedder)
     r = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder)
     query = "green tea taste"
-    vec, avec = (v[0] for v in r.aspects.encode([query]))
+    vec = fake_embedder.encode_queries([query])[0]
+    avec = r.aspects.vectors([query], [vec])[0]
     passages = list(range(len(r.passages)))
     dense = np.linspace(0.1, 0.9, len(passages))
     extra = r.aspects.score(passages, avec, dense)
@@ -102,15 +103,26 @@ def test_a_passage_without_aspects_counts_its_full_cosine_instead(tmp_path, fake
             assert np.isclose(value, ASPECT_WEIGHT * r.pieces.aspects([p], avec)[0])
 
 
-def test_a_query_naming_a_compared_thing_is_encoded_once_more_without_it(tmp_path, fake_embedder):
+def test_a_query_naming_a_compared_thing_has_that_name_taken_out_of_its_vector(tmp_path, fake_embedder):
     knowledge, index_dir = _two_documents(tmp_path)
     index.build(knowledge, index_dir, fake_embedder)
     r = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder)
+    questions = ["does black tea keep you awake?", "which one is grassy?", "green teas or black tea?"]
+    vectors = fake_embedder.encode_queries(questions)
+    r.aspects.vectors(questions[:1], vectors[:1])  # the names' own vectors, made once
     before = fake_embedder.calls
-    vectors, bare = r.aspects.encode(["does black tea keep you awake?", "which one is grassy?"])
-    assert fake_embedder.calls - before == 3  # both questions, and the first without its name
-    assert np.allclose(bare[0], fake_embedder.encode(["does keep you awake?"])[0])
-    assert np.allclose(bare[1], vectors[1])  # nothing named: the question is its own aspect
+    got = r.aspects.vectors(questions, vectors)
+    assert fake_embedder.calls == before  # no encoder call per question
+    green, black = fake_embedder.encode_queries(["Green Tea", "Black Tea"])
+
+    def less(v, *names):
+        v = v - ASPECT_SUBTRACT * sum(names)
+        return v / np.linalg.norm(v)
+
+    assert np.allclose(got[0], less(vectors[0], black), atol=1e-6)
+    assert np.allclose(got[1], vectors[1])  # nothing named: the question is its own aspect
+    assert np.allclose(got[2], less(vectors[2], green, black), atol=1e-6)
+    assert all(np.isclose(np.linalg.norm(v), 1.0) for v in got)
 
 
 def test_an_index_built_before_aspects_is_rebuilt(tmp_path, fake_embedder):

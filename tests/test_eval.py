@@ -27,21 +27,21 @@ FLOORS = {  # eval/questions.jsonl: a dev set (the confidence weights and thresh
 # eval/test.jsonl: written blind, read only as totals. Floors a little under today's figures
 # (README), far under the targets of the quality issue, which are not met yet.
 TEST_FLOORS = {
-    "hit@1": 0.63,  # 0.646 today, 0.608 before the aspect score (README)
+    "hit@1": 0.64,  # 0.662 today, 0.608 before the aspect score (README)
     "hit@3": 0.87,  # 0.885 today
-    # 0.789 today: the aspect score cost two answers' key words (0.803 before it); lowered with
+    # 0.796 today: the aspect score cost one answer's key word (0.803 before it); lowered with
     # that trade said in the README, not to hide a regression.
-    "answer_acc": 0.77,
-    "lead": 0.68,  # 0.697 today, 0.683 before the aspect score
+    "answer_acc": 0.78,
+    "lead": 0.69,  # 0.704 today, 0.683 before the aspect score
     "answered": 0.90,
     "abstain_recall": 0.92,
     "facts": 0.90,
     "smalltalk": 0.80,
     "conversations": 0.47,  # 17 of 34 today, 15 before the template questions
-    "follow_ups": 0.71,  # 0.735 today, 0.694 before the aspect score
+    "follow_ups": 0.69,  # 0.714 today, 0.694 before the aspect score
 }
 # eval/dev-blind.jsonl: written blind like the test set, but a dev set (its failures were read).
-BLIND_DEV_FLOORS = {"hit@1": 0.64, "hit@3": 0.88, "answer_acc": 0.78, "lead": 0.67, "answered": 0.90,
+BLIND_DEV_FLOORS = {"hit@1": 0.63, "hit@3": 0.88, "answer_acc": 0.78, "lead": 0.67, "answered": 0.90,
                     "abstain_recall": 0.85, "facts": 0.85, "smalltalk": 1.0}
 
 

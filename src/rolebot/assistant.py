@@ -85,8 +85,8 @@ class Assistant:
         results: list = list(prepared)
         if todo:
             queries = [self.retriever.normalize(prepared[i][0]) for i in todo]
-            vectors, aspect_vectors = self.retriever.aspects.encode(queries)  # one encoder call for both
-            scored = self.retriever.score(queries, documents, vectors, aspect_vectors)
+            vectors = self.retriever.embedder.encode_queries(queries)
+            scored = self.retriever.score(queries, documents, vectors)
             for i, query, vec, rows in zip(todo, queries, vectors, scored):
                 text, note, topic, rewritten = prepared[i]
                 if rewritten:

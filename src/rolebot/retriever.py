@@ -138,12 +138,11 @@ class Retriever:
         scored = self.score([self.normalize(_check_query(q)) for q in queries], documents)
         return [[self.hit(s) for s in rows[:k]] for rows in scored]
 
-    def score(self, queries: list[str], documents: list[str] | None = None, vectors=None, aspect_vectors=None) -> list[list[Scored]]:
+    def score(self, queries: list[str], documents: list[str] | None = None, vectors=None) -> list[list[Scored]]:
         """Fused candidates for already-normalized queries, best first."""
         if vectors is None:
-            vectors, aspect_vectors = self.aspects.encode(queries)
-        elif aspect_vectors is None:
-            aspect_vectors = self.aspects.vectors(queries, vectors)
+            vectors = self.embedder.encode_queries(queries)
+        aspect_vectors = self.aspects.vectors(queries, vectors)
         allowed = None
         if documents:
             allowed = {i for i, p in enumerate(self.passages) if p.doc in set(documents)}
