@@ -100,7 +100,7 @@ def test_a_passage_without_aspects_counts_its_full_cosine_instead(tmp_path, fake
         if r.passages[p].doc == "tea-guide":
             assert np.isclose(value, ASPECT_WEIGHT * d)
         else:
-            assert np.isclose(value, ASPECT_WEIGHT * r.pieces.aspects([p], avec)[0])
+            assert np.isclose(value, ASPECT_WEIGHT * r.pieces.aspects([p], avec[0])[0])
 
 
 def test_a_query_naming_a_compared_thing_has_that_name_taken_out_of_its_vector(tmp_path, fake_embedder):
@@ -119,10 +119,34 @@ def test_a_query_naming_a_compared_thing_has_that_name_taken_out_of_its_vector(t
         v = v - ASPECT_SUBTRACT * sum(names)
         return v / np.linalg.norm(v)
 
-    assert np.allclose(got[0], less(vectors[0], black), atol=1e-6)
-    assert np.allclose(got[1], vectors[1])  # nothing named: the question is its own aspect
-    assert np.allclose(got[2], less(vectors[2], green, black), atol=1e-6)
-    assert all(np.isclose(np.linalg.norm(v), 1.0) for v in got)
+    assert np.allclose(got[0][0], less(vectors[0], black), atol=1e-6)
+    assert np.allclose(got[1][0], vectors[1]) and got[1][1] is None  # nothing named: its own aspect
+    assert np.allclose(got[2][0], less(vectors[2], green, black), atol=1e-6)
+    assert got[0][1] == got[2][1] == {"green-vs-black"}  # the document whose names it uses
+    assert all(np.isclose(np.linalg.norm(v), 1.0) for v, _ in got)
+
+
+def test_another_comparison_document_counts_its_full_cosine(tmp_path, fake_embedder):
+    """A question naming one document's compared things must not find another comparison
+    document's passages by what is left once the names are gone (their "Caffeine" sections
+    read alike without the names)."""
+    knowledge, index_dir = _two_documents(tmp_path)
+    (knowledge / "coffee-vs-cocoa.md").write_text(
+        COMPARISON.replace("Green Tea", "Coffee").replace("Black Tea", "Cocoa").replace("green tea", "coffee")
+        .replace("Green teas", "Coffees"), encoding="utf-8")
+    index.build(knowledge, index_dir, fake_embedder)
+    r = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder)
+    query = "how much caffeine does cocoa have?"
+    aspect = r.aspects.vectors([query], fake_embedder.encode_queries([query]))[0]
+    assert aspect[1] == {"coffee-vs-cocoa"}
+    passages = list(range(len(r.passages)))
+    dense = np.linspace(0.1, 0.9, len(passages))
+    extra = r.aspects.score(passages, aspect, dense)
+    own = [p for p in passages if r.passages[p].doc == "coffee-vs-cocoa"]
+    assert own and len(own) < len(passages)
+    for p, value, d in zip(passages, extra, dense):
+        expected = r.pieces.aspects([p], aspect[0])[0] if p in own else d
+        assert np.isclose(value, ASPECT_WEIGHT * expected), r.passages[p].id
 
 
 def test_an_index_built_before_aspects_is_rebuilt(tmp_path, fake_embedder):

@@ -85,30 +85,42 @@ class AspectScorer:
 
     def __init__(self, data, embedder, pieces, titles: Iterable[str]):
         self.embedder, self.pieces = embedder, pieces
-        roles = [role for title in sorted(set(titles)) if (pair := title_pair(title)) for role in pair]
         self.names = names_pattern(titles) if len(data.aspect_vectors) else None
-        self._roles = [(re.compile(rf"{role_pattern(role).pattern}\w*", re.I), role) for role in roles] if self.names else []
+        docs_of: dict[str, set[str]] = {}  # a compared name -> the documents comparing it
+        for p in data.passages:
+            for role in title_pair(p.title) or ():
+                docs_of.setdefault(role, set()).add(p.doc)
+        self._roles = [(re.compile(rf"{role_pattern(role).pattern}\w*", re.I), role, frozenset(docs))
+                       for role, docs in sorted(docs_of.items())] if self.names else []
+        self._doc = np.array([p.doc for p in data.passages])
         self._role_vectors: np.ndarray | None = None
 
-    def vectors(self, queries: list[str], vectors) -> list:
-        """Each query's aspect vector (its own vector when it names no compared role)."""
+    def vectors(self, queries: list[str], vectors) -> list[tuple]:
+        """Each query's (aspect vector, the documents whose compared names it uses, or None
+        when it names none; then its aspect vector is its own vector)."""
         if not self._roles:
-            return list(vectors)
+            return [(vec, None) for vec in vectors]
         if self._role_vectors is None:  # once, on first use: the encoder is warm by then
-            self._role_vectors = self.embedder.encode_queries([role for _, role in self._roles])
+            self._role_vectors = self.embedder.encode_queries([role for _, role, _ in self._roles])
         out = []
         for query, vec in zip(queries, vectors):
-            named = [n for n, (pattern, _) in enumerate(self._roles) if pattern.search(query)]
-            if named:
-                vec = vec - ASPECT_SUBTRACT * self._role_vectors[named].sum(axis=0)
-                vec = vec / max(float(np.linalg.norm(vec)), 1e-9)
-            out.append(vec)
+            named = [n for n, (pattern, _, _) in enumerate(self._roles) if pattern.search(query)]
+            if not named:
+                out.append((vec, None))
+                continue
+            vec = vec - ASPECT_SUBTRACT * self._role_vectors[named].sum(axis=0)
+            out.append((vec / max(float(np.linalg.norm(vec)), 1e-9), frozenset().union(*(self._roles[n][2] for n in named))))
         return out
 
-    def score(self, passages, avec, dense: np.ndarray) -> np.ndarray:
-        """ASPECT_WEIGHT x each passage's best aspect cosine; a passage without aspects (its
-        document compares nothing) counts its full cosine instead, so it is not outranked for that."""
+    def score(self, passages, aspect: tuple, dense: np.ndarray) -> np.ndarray:
+        """ASPECT_WEIGHT x each passage's best aspect cosine. A passage without aspects (its
+        document compares nothing), or of another document than the one whose names the
+        question uses, counts its full cosine instead: "what does a product manager deliver?"
+        must not find the ML engineer's output by what is left once the names are gone."""
         if self.names is None:
             return np.zeros(len(dense))
-        best = self.pieces.aspects(passages, avec)
+        vec, docs = aspect
+        best = self.pieces.aspects(passages, vec)
+        if docs is not None:
+            best[~np.isin(self._doc[np.asarray(passages, dtype="int64")], list(docs))] = np.nan
         return ASPECT_WEIGHT * np.where(np.isnan(best), dense, best)
