@@ -160,3 +160,16 @@ def test_an_index_built_before_aspects_is_rebuilt(tmp_path, fake_embedder):
     r = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder)
     assert r.notices and "aspect" in r.notices[0]
     assert len(r.data.aspect_vectors) == r.manifest["aspects"]["count"] > 0
+
+
+def test_aspect_rows_that_disagree_with_the_manifest_are_refused(tmp_path, fake_embedder):
+    import pytest
+
+    from rolebot.errors import IndexLoadError
+
+    knowledge, index_dir = _two_documents(tmp_path)
+    index.build(knowledge, index_dir, fake_embedder)
+    build = index.load(index_dir).path
+    np.save(build / "aspects.npy", np.load(build / "aspects.npy")[:-1])  # one row lost
+    with pytest.raises(IndexLoadError, match="inconsistent"):
+        index.load(index_dir)

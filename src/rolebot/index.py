@@ -432,7 +432,7 @@ def load(index_dir: Path, model: str | None = None, dim: int | None = None) -> I
         or len(passages) != manifest.get("passages")
         or len(unit_vectors) != offsets[-1]
         or faiss_index.d != manifest.get("dimension")
-        or len(aspect_vectors) != len(aspect_owner) != (manifest.get("aspects") or {}).get("count")
+        or not len(aspect_vectors) == len(aspect_owner) == (manifest.get("aspects") or {}).get("count")
     ):
         raise IndexLoadError(
             f"the index in {build.name} is inconsistent (sizes disagree with the manifest): run `rolebot build`"
