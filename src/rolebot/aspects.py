@@ -45,7 +45,11 @@ def names_pattern(titles: Iterable[str]) -> re.Pattern | None:
     roles = [role for title in sorted(set(titles)) if (pair := title_pair(title)) for role in pair]
     if not roles:
         return None
-    return re.compile("|".join(rf"(?:{role_pattern(role).pattern}\w*(?:'s)?)" for role in roles), re.I)
+    return re.compile("|".join(f"(?:{name_pattern(role).pattern})" for role in roles), re.I)
+
+
+def name_pattern(role: str) -> re.Pattern:
+    return re.compile(rf"{role_pattern(role).pattern}\w*(?:'s)?", re.I)
 
 
 def without_names(text: str, pattern: re.Pattern | None) -> str:
@@ -83,15 +87,14 @@ class AspectScorer:
     and costs no encoder call (encoding it again cost +2.5 ms a question and scored alike on
     the dev sets; README)."""
 
-    def __init__(self, data, embedder, pieces, titles: Iterable[str]):
+    def __init__(self, data, embedder, pieces):
         self.embedder, self.pieces = embedder, pieces
-        self.names = names_pattern(titles) if len(data.aspect_vectors) else None
         docs_of: dict[str, set[str]] = {}  # a compared name -> the documents comparing it
         for p in data.passages:
             for role in title_pair(p.title) or ():
                 docs_of.setdefault(role, set()).add(p.doc)
-        self._roles = [(re.compile(rf"{role_pattern(role).pattern}\w*", re.I), role, frozenset(docs))
-                       for role, docs in sorted(docs_of.items())] if self.names else []
+        self._roles = [(name_pattern(role), role, frozenset(docs))
+                       for role, docs in sorted(docs_of.items())] if len(data.aspect_vectors) else []
         self._doc = np.array([p.doc for p in data.passages])
         self._role_vectors: np.ndarray | None = None
 
@@ -117,7 +120,7 @@ class AspectScorer:
         document compares nothing), or of another document than the one whose names the
         question uses, counts its full cosine instead: "what does a product manager deliver?"
         must not find the ML engineer's output by what is left once the names are gone."""
-        if self.names is None:
+        if not self._roles:
             return np.zeros(len(dense))
         vec, docs = aspect
         best = self.pieces.aspects(passages, vec)

@@ -31,7 +31,7 @@ class Pieces:
         lengths = hi - lo
         if not lengths.any():
             return [()] * len(passages), np.full(len(passages), -1.0)
-        rows = np.repeat(lo - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
+        rows = _spans(lo, lengths)
         units = d.piece_unit[rows]
         # Units per passage: one more than its highest unit number among its pieces (0 if none).
         counts = np.zeros(len(ps), dtype="int64")
@@ -56,10 +56,8 @@ class Pieces:
         best = np.full(len(ps), np.nan)
         if not len(ps) or not lengths.any():
             return best
-        rows = np.repeat(lo - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
-        owner = np.repeat(np.arange(len(ps)), lengths)
         best[lengths > 0] = -1.0
-        np.maximum.at(best, owner, d.aspect_vectors[rows] @ vec)
+        np.maximum.at(best, np.repeat(np.arange(len(ps)), lengths), d.aspect_vectors[_spans(lo, lengths)] @ vec)
         return best
 
     def items(self, p: int, unit: str, vec) -> list[float]:
@@ -82,3 +80,8 @@ class Pieces:
         if not rows:
             return np.zeros((0, 1), "float32"), np.zeros(0, "int64")
         return np.stack([self.data.faiss_index.reconstruct(r) for r in rows]), self.data.view_kind[rows]
+
+
+def _spans(lo: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The row numbers of several spans (start lo, length lengths) laid end to end."""
+    return np.repeat(lo - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())

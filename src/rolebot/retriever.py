@@ -67,7 +67,7 @@ class Retriever:
         # With one comparison article, "both roles" can only mean the two it compares.
         self.pair = title_pair(next(iter(titles))) if len(titles) == 1 else None
         self.pieces = Pieces(data)
-        self.aspects = aspects.AspectScorer(data, embedder, self.pieces, titles)
+        self.aspects = aspects.AspectScorer(data, embedder, self.pieces)
 
     @classmethod
     def load(
