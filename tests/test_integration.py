@@ -91,6 +91,18 @@ def test_a_quote_that_opens_with_a_pronoun_names_its_section(assistant):
         assert re.match(r"\*What Is an ML Engineer\?\* ", first), first
 
 
+@pytest.mark.parametrize("question", ["are the responsibilities separated in larger organizations?",
+                                      "they look the same to me, so what is different in real jobs?"])
+def test_a_quote_never_opens_with_a_turn_against_a_sentence_left_out(assistant, question):
+    """"However, in larger organizations, these responsibilities are clearly separated" alone
+    does not say against what: the sentence it turns against comes first."""
+    ans = assistant.answer(question)
+    assert ans.kind == "answer" and "However, " in ans.text
+    assert not re.match(r"\W*However\b", ans.text)
+    before = ans.text.split("However, ")[0]
+    assert before.rstrip().endswith("[1]")  # the sentence before it, from the same passage
+
+
 def test_faq_question_is_answered_by_its_faq(assistant):
     ans = assistant.answer("Is ML engineering part of data science?")
     assert ans.citations[0].kind == "faq"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rolebot.compose import is_definition, section_label, sequence_anchor
+from rolebot.compose import _cohesive, is_definition, section_label, sequence_anchor
 from rolebot.conversation import move_of
 from rolebot.facts import fact_kind
 from rolebot.query import Speller, expand_abbreviations, resolve_follow_up
@@ -204,3 +204,11 @@ def test_a_quoted_list_is_labelled_by_the_shortest_heading_that_names_it():
     assert (section_label(("What Is a Data Scientist?", "Key Responsibilities"), repeated, "T")
             == "What Is a Data Scientist? > Key Responsibilities")
     assert section_label((), repeated, "The title") == "The title"
+
+
+def test_a_sentence_that_turns_against_a_quoted_one_is_kept_with_it():
+    units = ["At first glance they seem alike.", "However, their work differs.", "Still confused? Take a course.", "Both code."]
+    assert sorted(_cohesive(units, [0], 600)) == [0, 1]  # the point that follows
+    assert sorted(_cohesive(units, [1], 600)) == [0, 1]  # what "However" turns against
+    assert _cohesive(units, [2], 600) == [2]  # "Still confused" is not a turn
+    assert _cohesive(units, [0], len(units[0]) + 5) == [0]  # only where it fits

@@ -120,7 +120,9 @@ class Composer:
                     chosen.append(i)
                     size += len(units[i])
         # The best unit first, the other kept units after it in reading order.
-        order = [top] + sorted(i for i in chosen if i != top)
+        chosen = _cohesive(units, chosen, budget - len(lead))
+        first = [top - 1, top] if top - 1 in chosen and TURN.match(units[top]) else [top]
+        order = first + sorted(i for i in chosen if i not in first)
         return blocks + [(row.passage, units[i]) for i in order]
 
     def _item_lead(self, passage: int, unit: str, vec, after=None) -> str:
@@ -143,6 +145,24 @@ class Composer:
             return ""  # the question asks for the list as a whole, not one item of it
         lead = [LIST_ITEM.sub("", items[i]).strip() for i, s in enumerate(scores) if s >= best - ITEM_MARGIN][:2]
         return "; ".join(f"**{item}**" for item in lead)
+
+
+# A sentence that turns against the one before it ("At first glance they seem similar.
+# However, their responsibilities are quite different.") carries the point of the pair.
+TURN = re.compile(r"^(however|but|yet|that said|in contrast|by contrast|instead|even so|nevertheless|nonetheless)\b", re.I)
+
+
+def _cohesive(units: list[str], chosen: list[int], budget: int) -> list[int]:
+    """The chosen units with the sentence that turns against one of them, and the sentence a
+    chosen one turns against, where they fit."""
+    out = list(chosen)
+    size = sum(len(units[i]) for i in out)
+    for i in chosen:
+        pair = i + 1 if i + 1 < len(units) and TURN.match(units[i + 1]) else i - 1 if i > 0 and TURN.match(units[i]) else None
+        if pair is not None and pair not in out and size + len(units[pair]) <= budget:
+            out.append(pair)
+            size += len(units[pair])
+    return out
 
 
 def _size(blocks) -> int:
