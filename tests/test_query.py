@@ -192,7 +192,10 @@ def test_sequence_anchor(question, anchor):
     "question, asks",
     [("what is a data scientist?", True), ("MLE definition", True), ("quick q - ml engineer definition?", True),
      ("data scientist meaning please", True), ("what tools do ML engineers use for deployment?", False),
-     ("what is the meaning of life for a data scientist at a startup", False)],
+     ("what is the meaning of life for a data scientist at a startup", False),
+     # Words around the question that change nothing it asks.
+     ("so what is a data scientist actually?", True), ("ok so what's an MLE, in one sentence?", True),
+     ("and what exactly is an ML engineer then", True), ("so what do MLEs focus on instead?", False)],
 )
 def test_is_definition(question, asks):
     assert is_definition(question) == asks

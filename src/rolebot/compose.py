@@ -56,8 +56,16 @@ NAMED_THEN_DEFINED = re.compile(
     r"\W*(?:pls|please)?\W*$", re.I)
 
 
+# Words a learner puts around a question that change nothing it asks: "so what is a data
+# scientist actually?", "ok what's an MLE, in one sentence?".
+OPENERS = re.compile(r"^\W*(?:(?:so|ok|okay|and|but|well|right|then|alright|um+|uh+)\b\W*)+", re.I)
+FILLERS = re.compile(r"(?:\W+(?:actually|exactly|really|then|again|briefly|simply|please|pls|"
+                     r"in\s+(?:one|a)\s+(?:sentence|line|word)|in\s+(?:short|brief|simple\s+terms|a\s+nutshell)))+\W*$", re.I)
+
+
 def is_definition(question: str) -> bool:
     """'what is a data scientist?' — a short question asking what something is."""
+    question = FILLERS.sub("?", OPENERS.sub("", question))
     asks = DEFINITION.match(question) or NAMED_THEN_DEFINED.match(question)
     return bool(asks) and len(content_words(question)) <= 4
 
