@@ -29,9 +29,7 @@ FLOORS = {  # eval/questions.jsonl: a dev set (the confidence weights and thresh
 TEST_FLOORS = {
     "hit@1": 0.64,  # 0.662 today, 0.608 before the aspect score (README)
     "hit@3": 0.87,  # 0.885 today
-    # 0.796 today: the aspect score cost one answer's key word (0.803 before it); lowered with
-    # that trade said in the README, not to hide a regression.
-    "answer_acc": 0.78,
+    "answer_acc": 0.79,  # 0.803 today, 0.796 before a sentence kept with the one it turns against
     "lead": 0.69,  # 0.704 today, 0.683 before the aspect score
     "answered": 0.90,
     "abstain_recall": 0.92,
@@ -41,7 +39,7 @@ TEST_FLOORS = {
     "follow_ups": 0.69,  # 0.714 today, 0.694 before the aspect score
 }
 # eval/dev-blind.jsonl: written blind like the test set, but a dev set (its failures were read).
-BLIND_DEV_FLOORS = {"hit@1": 0.63, "hit@3": 0.88, "answer_acc": 0.78, "lead": 0.67, "answered": 0.90,
+BLIND_DEV_FLOORS = {"hit@1": 0.63, "hit@3": 0.88, "answer_acc": 0.79, "lead": 0.68, "answered": 0.90,
                     "abstain_recall": 0.85, "facts": 0.85, "smalltalk": 1.0}
 
 
