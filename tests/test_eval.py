@@ -34,7 +34,7 @@ TEST_FLOORS = {
     "answered": 0.90,
     "abstain_recall": 0.92,
     "facts": 0.90,
-    "smalltalk": 0.80,
+    "smalltalk": 0.85,  # 0.882 today, 0.824 before the small-talk work on eval/dev-smalltalk.jsonl
     "conversations": 0.47,  # 17 of 34 today, 15 before the template questions
     "follow_ups": 0.69,  # 0.714 today, 0.694 before the aspect score
 }
@@ -108,3 +108,13 @@ def test_metric_helpers():
     assert rank_metrics([False, True, False]) == {"hit@1": 0.0, "hit@3": 1.0, "mrr@10": 0.5}
     chunks = fixed_chunks(["x" * 1000], size=500, overlap=50)
     assert [len(c) for c in chunks] == [500, 500, 100]
+
+
+def test_small_talk_and_page_facts_in_many_phrasings(assistant):
+    """eval/dev-smalltalk.jsonl: 90 small-talk messages, 30 questions about the page, 26 real
+    questions wrapped in small talk and 12 conversations with small talk mid-way, written blind
+    (the helper read only the article); a dev set, its failures were read. Before this round's
+    small-talk work: small talk 0.622, facts 0.600, conversations 0.667."""
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-smalltalk.jsonl"), baselines=False).rows["rolebot"]
+    assert rows["smalltalk"] >= 0.95 and rows["facts"] >= 0.93 and rows["conversations"] >= 0.9
+    assert rows["answered"] >= 0.9  # the wrapped questions are answered, not taken for small talk

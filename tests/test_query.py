@@ -66,8 +66,27 @@ def test_speller_fixes_unknown_words_towards_the_corpus():
         ("how's your day going?", "greeting"),
         ("are you chatgpt?", "about"),
         ("tell me a joke", "about"),
+        # several clauses, each small talk; emoji; laughter; apologies and bot questions in free words
+        ("Good evening. Hope you are doing well!", "greeting"),
+        ("got to go now, bye!!", "bye"),
+        ("gn, ttyl", "bye"),
+        ("👍", "ack"),
+        ("🙏🙏", "thanks"),
+        ("hahahaha", "ack"),
+        ("great job, well done", "ack"),
+        ("wow you're awesome", "thanks"),
+        ("salamat po", "thanks"),
+        ("my bad 😅", "sorry"),
+        ("sorry for the late reply", "sorry"),
+        ("who developed this chatbot?", "about"),
+        ("am i chatting with a robot", "about"),
+        ("what model are you?", "about"),
+        ("??", None),
         ("i see, what tools do they use", None),
         ("is there a joke in the article", None),
+        ("sorry, what do data scientists do?", None),
+        ("not good", None),
+        ("who wrote this?", None),  # the page's author, not the bot's
         ("no problem with python?", None),
         ("sounds good, and what about MLE?", None),
         ("that is wrong", None),
@@ -87,6 +106,11 @@ def test_pleasantries_before_a_question_are_dropped():
     assert strip_pleasantries("Hi, what tools do ML engineers use?") == "what tools do ML engineers use?"
     assert strip_pleasantries("thanks! ok, and what do they earn?") == "and what do they earn?"
     assert strip_pleasantries("what tools do ML engineers use?") == "what tools do ML engineers use?"
+    # A leading clause that is small talk on its own goes too.
+    assert strip_pleasantries("good morning sir, which role suits a fresher?") == "which role suits a fresher?"
+    assert strip_pleasantries("lol ok but seriously, what's the difference?") == "what's the difference?"
+    assert strip_pleasantries("hiii 👋 what do they have in common?") == "what do they have in common?"
+    assert strip_pleasantries("what is X, and why?") == "what is X, and why?"
 
 
 @pytest.mark.parametrize(
@@ -95,7 +119,11 @@ def test_pleasantries_before_a_question_are_dropped():
      ("when was it last updated", "date"), ("what is this page about?", "about"), ("whats the title", "title"),
      ("where is this article from?", "source"), ("where's this article from", "source"), ("what is a data scientist?", None), ("who is an ML engineer", None),
      ("what does the article say about tools?", None), ("when should I pick data science?", None),
-     ("what date is on this article?", "date"), ("the article's date?", "date"), ("what date did you start learning ML", None)],
+     ("what date is on this article?", "date"), ("the article's date?", "date"), ("what date did you start learning ML", None),
+     ("what year is this post from?", "date"), ("page name?", "title"), ("source link?", "source"),
+     ("is this from medium or another blog?", "source"), ("where can i read the whole article", "source"),
+     ("what topics are covered in this article", "about"), ("which articles do you know?", "about"),
+     ("is this from the data scientist section?", None), ("which topics should a data scientist learn", None)],
 )
 def test_page_facts(text, kind):
     assert fact_kind(text) == kind

@@ -21,21 +21,27 @@ PATTERNS = {
     "date": re.compile(
         r"\b(when|what\s+date|which\s+date|what\s+year)\b.*\b(written|published|updated|posted|released|created|made|date[d]?)\b|"
         r"\bhow\s+(old|recent|new|current|up[- ]to[- ]date|fresh|outdated|dated)\s+(is|was)\s+(this|it|the)\b|"
-        r"\b(last|latest)\s+(updated|update|revised|revision)\b|\b(publication|publish(ed)?|update|updated|release)\s+date\b|"
+        r"\b(last|latest)\s+(updated|update|revised|revision)\b|\b(what|which)\s+year\b.*\b(article|page|post|this|it)\b|"
+        r"\bthe\s+date\s+(this|the)\s+(article|page|post|blog)\b|\b(publication|publish(ed)?|update|updated|release)\s+date\b|"
         r"\b(is|was)\s+(this|it|the)(\s+(article|page|post|blog|info|information|guide))?\s+(recent|current|up[- ]to[- ]date|new|old|outdated|dated|still\s+(valid|relevant|current))\b|"
         r"\bdate\s+(of|on)\s+" + _PAGE + r"|\bwhen\s+(was|is)\s+" + _PAGE + r"\b|"
         r"\b(what|which)\s+date\s+(is|was)\s+(on|in|for)\s+" + _PAGE + r"\b|\b" + _PAGE + r"('?s|\s+is)?\s+date\b", re.I),
-    "title": re.compile(r"\b(title|headline)\b|\bwhat('?s|\s+is)\s+" + _PAGE + r"\s+(called|named)\b|\bname\s+of\s+" + _PAGE, re.I),
+    "title": re.compile(r"\b(title|headline)\b|\b(article|page|post)('?s)?\s+name\b|\bwhat('?s|\s+is)\s+" + _PAGE + r"\s+(called|named)\b|\bname\s+of\s+" + _PAGE, re.I),
     "source": re.compile(
         r"\b(url|link|web\s*site|website)\b.*\b(article|page|post|this|it|source|original)\b|\bwhere(\s*'s|\s+(is|does|did|was|can\s+i\s+(find|read)))\s+"
         r"(this|it|the\s+(article|page|info|information|text))\b.*\b(from|come|published|originally|original|find|read)\b|"
-        r"\b(original\s+(article|page|post|source)|sources?\s+(of|for)\s+" + _PAGE + r"|which\s+(site|website|blog))\b|"
+        r"\b(original\s+(article|page|post|source|link|url)|sources?\s+(of|for)\s+" + _PAGE + r"|which\s+(site|website|blog))\b|"
+        r"\bsource\s*(url|link)\b|\b(what|which)\s+(blog|site|website|magazine|publication|platform)\s+(is|was)\s+(this|it)\b|"
+        r"\bis\s+(this|it)(\s+(article|page|post))?\s+from\s+(a\s+|an\s+|some\s+|which\s+|what\s+)?(\w+\s+)?(blog|site|website|magazine|publication|newspaper|platform|medium)\b|"
+        r"\bwhere\s+can\s+i\s+(read|find|see)\s+(the|this)\s+((full|whole|original|complete)\s+)?(article|page|post)\b|"
         r"\bwhat('?s|\s+is)\s+(the|your)\s+source\s*\??$", re.I),
     "about": re.compile(
         r"\bwhat('?s|\s+is|\s+does)\s+" + _PAGE + r"\s+(all\s+)?(about|cover|covering|discuss|talk\s+about|say)\s*\??$|"
         r"\bwhat\s+(is|are)\s+(the\s+)?(topics?|subject|main\s+points?|sections?|contents?)\s+(of|in|covered\s+(by|in))\s+" + _PAGE + r"|"
         r"\b(summari[sz]e|summary\s+of|overview\s+of|tl;?dr)\s+" + _PAGE + r"|\bwhat\s+(topics|things)\s+(does|do)\s+(it|this|the\s+article|you)\s+cover\b|"
-        r"\bwhat\s+(is|are)\s+(this|it)\s+(about|covering)\s*\??$|\bwhat\s+am\s+i\s+reading\b|\bwhat\s+does\s+it\s+cover\b", re.I),
+        r"\bwhat\s+(is|are)\s+(this|it)\s+(about|covering)\s*\??$|\b(topic|subject|theme)\s+of\s+" + _PAGE + r"|"
+        r"\b(topics?|sections?|subjects?)\s+((are|is)\s+)?(in|of|covered\s+(in|by))\s+" + _PAGE + r"|"
+        r"\b(which|what)\s+(articles?|pages?|documents?)\s+(do|can)\s+(you|u)\s+(know|answer|cover|talk)|\bwhat\s+am\s+i\s+reading\b|\bwhat\s+does\s+it\s+cover\b", re.I),
 }
 ORDER = ("author", "date", "title", "source", "about")
 

@@ -9,18 +9,23 @@ mate", "ok great", "gud morning") — a lexicon of ordinary English, not of any 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 KIND_WORDS = {
-    "bye": {"bye", "byee", "byebye", "goodbye", "cya", "farewell", "goodnight", "ciao", "later"},
+    "bye": {"bye", "byee", "byebye", "bbye", "goodbye", "cya", "farewell", "goodnight", "gn", "ciao", "later", "ttyl",
+            "gtg", "adios", "tata", "sayonara"},
     "thanks": {"thanks", "thank", "thankyou", "thanx", "thnx", "thnks", "thx", "tnx", "tks", "ty", "tysm", "tq",
-               "cheers", "appreciate", "appreciated", "grateful", "gracias", "merci", "danke"},
+               "cheers", "appreciate", "appreciated", "grateful", "thanku", "thnq",
+               # in the languages learners mix into English
+               "gracias", "merci", "danke", "grazie", "obrigado", "obrigada", "salamat", "dhanyavad", "dhanyavaad",
+               "shukriya", "asante", "arigato"},
     "sorry": {"sorry", "sry", "soz", "apologies", "apologize", "apologise", "oops", "pardon"},
     "greeting": {"hi", "hii", "hiii", "hello", "helo", "hallo", "hullo", "hey", "heya", "hiya", "howdy", "yo",
                  "greetings", "morning", "afternoon", "evening", "namaste", "sup", "gm"},
-    "ack": {"ok", "okay", "okk", "okey", "k", "kk", "cool", "great", "nice", "good", "gud", "understood", "alright",
+    "ack": {"ok", "okay", "okk", "okey", "oki", "okie", "k", "kk", "cool", "great", "nice", "good", "gud", "understood", "alright",
             "sure", "awesome", "perfect", "fine", "hmm", "hm", "yes", "yeah", "yep", "yup", "no", "nope", "wow",
             "interesting", "noted", "right", "clear", "excellent", "amazing", "brilliant", "lovely", "neat", "fair",
             "gotcha", "got", "it", "makes", "sense", "helpful", "useful", "super", "fantastic", "lol", "haha", "hehe",
@@ -35,17 +40,35 @@ FILLER = {
     "ok", "good", "my", "bad", "be", "will", "take", "care", "nice", "talk", "soon", "everything", "all",
     "information", "explanation", "reply", "indeed", "totally", "quite", "pretty", "kind", "of", "very", "vry",
     "pls", "please", "plz", "job", "work", "stuff", "know", "mind", "never", "anyway", "up", "are", "now", "get",
-    "typo", "typed", "wrong", "mistake", "meant", "it's",
+    "typo", "typed", "wrong", "mistake", "meant", "it's", "done", "answers", "explaining", "explained",
+    # what an apology or a thank-you is for ("sorry i pressed enter by mistake", "thanks for your patience")
+    "confusion", "trouble", "bother", "bothering", "disturbing", "delay", "late", "question", "questions", "many",
+    "english", "spelling", "grammar", "typos", "button", "enter", "pressed", "hit", "clicked", "accidentally", "by",
+    "in", "advance", "time", "patience", "clearly", "quickly", "sent", "message", "but", "seriously", "honestly",
+    # forms of address and tags learners add in their English ("salamat po", "thanks yaar", "ok na")
+    "po", "na", "yaar", "bhai", "ji", "amigo", "amiga", "maam", "ma'am", "boss", "pal", "fam", "sis", "lah",
 }
+# Laughter and interjections typed as a reply: "hahaha", "lol", "lmao", "xD".
+LAUGH = re.compile(r"^(?:(?:h[aeiou])+h?|(?:lo)+l|lmf?ao+|rofl|xd+)$")
+INTERJECTION = {"wow", "oh", "ah", "ahh", "omg", "hmm", "lol", "haha", "well", "aww", "yay"}
 _SPELLED = sorted(w for words in KIND_WORDS.values() for w in words if len(w) >= 5)
 
 ABOUT = re.compile(
     r"^(what can (you|u) (do|help( me)? with|answer|tell me)|what do (you|u) (do|know)|who (are|r) (you|u)|"
     r"what (are|r) (you|u)( for)?|(are|r) (you|u) (a |an )?(human|real|person|bot|robot|ai|machine|computer|"
     r"chatbot|real person|real human|human being|live agent)( or (a |an )?\w+( \w+)?)?|is this (a )?(bot|human|real person|ai)|"
-    r"who (made|built|created|programmed|trained) (you|u|this)|how (do|does) (you|u|this|this bot|this chat) work|"
-    r"(can|could) (you|u) help( me)?|help( me)?|i need help|what is this( bot| chat| thing| tool)?|"
-    r"what can i ask( you| u)?|how (can|do) i use (you|u|this)|how can (you|u) help( me)?|what are (you|u) able to do|"
+    r"who (made|built|created|programmed|trained|developed|designed|owns|runs) (you|u|this (bot|chat|chatbot|thing|tool))|"
+    r"who (made|built|created|programmed|trained) this|"
+    r"who (is|are) (your|ur) (developer|developers|creator|creators|maker|makers|owner|owners)|"
+    r"(which|what) (company|team|person) (made|built|created|developed|owns|runs|is behind) (you|u|this( bot| chat| chatbot)?)|"
+    r"(are|r) (you|u) (made|built|created|developed|trained|powered|run) by \w+( \w+)?|"
+    r"am i (talking|chatting|speaking) (to|with) (a |an )?(ai|bot|robot|human|person|real person|machine|computer)|"
+    r"(which|what) (model|llm|ai|version) (are|r) (you|u)( \w+){0,2}|(you|u) (a )?(human|bot|robot|ai)( or (a |an )?\w+)?|"
+    r"is (someone|somebody|anyone|a human|a person|a real person) (from \w+ )?(typing|replying|answering|reading)( this| these)?|"
+    r"how (do|does) (you|u|this|this bot|this chat) work|"
+    r"(can|could) (you|u) help( me)?|help( me)?|i need help|what is this( bot| chat| chatbot| thing| tool)?( for)?|"
+    r"what can i ask( you| u)?|how (can|do) i use (you|u|this)|how can (you|u) help( me)?|"
+    r"what (are|r) (you|u) able to (do|help( me)? with)|"
     r"what('s| is) your (name|purpose|job)|"
     # questions about the bot as a person, and requests a FAQ bot is not for
     r"(are|r) (you|u) (chat ?gpt|gpt|an? llm|siri|alexa|gemini|claude|a chat ?gpt)|how old (are|r) (you|u)|"
@@ -60,14 +83,22 @@ HELLO = re.compile(r"^(how (are|r) (you|u)( doing| today)?|how'?s it going|how d
                    r"nice to meet (you|u)|good to see (you|u)|anyone there|is anyone there|(is )?any ?(one|body) home|"
                    r"(are|r) (you|u) there|how('s| is) your day( going)?|how (have|ve) (you|u) been|hola|bonjour|salut|"
                    r"hey there|(i'?m|i am|im) (back|new here|new)|i have a (question|doubt|query)|"
+                   r"i hope (you|u)('re| are| r)? (doing )?(well|good|fine|great|ok)|hope (you|u)('re| are| r)? (doing )?(well|good|fine|great)|"
                    r"(can|may|could) i ask (you )?(something|a question|a doubt))$")
 # Acknowledgements whose words are too common to count alone ("I see", "you too", "sounds good").
 ACK = re.compile(r"^(i see|i get it( now)?|i understand( now)?|(that|it) (makes|made) sense( now)?|sounds (good|great|fine|"
                  r"perfect)|you too|same to (you|u)|okie dokie|never ?mind|forget it|fair enough|all good|no (worries|"
-                 r"problem|prob|probs)|np|my pleasure|will do|good to know|wonderful|splendid)$")
+                 r"problem|prob|probs)|np|my pleasure|will do|good to know|wonderful|splendid|well done|(good|great|nice) (job|work)|"
+                 r"(nice|good|great|cool) (example|one|answer|explanation))$")
+SORRY = re.compile(r"^(my (bad|mistake|fault|apologies)|(i'?m|i am|im) sorry|excuse me|pardon( me)?)$")
 BYE = re.compile(r"^(see (you|ya|u)( later| soon| around)?|take care|have a (good|nice|great) (day|one|evening|night)|"
-                 r"talk (to (you|u) )?(later|soon)|catch (you|ya|u) later|gotta go|i have to go|i'?m done|that'?s all)$")
+                 r"talk (to (you|u) )?(later|soon)|catch (you|ya|u) later|(gotta|got to|have to|need to|i have to|i need to|i must) go( now)?|"
+                 r"i'?m done|that'?s all( for (now|today))?|signing off|(good ?night|gn)( \w+)?)$")
 _PUNCT = re.compile(r"[^\w\s']")
+CLAUSE = re.compile(r"[.!,;?]+\s*")
+PHRASES = (("bye", BYE), ("greeting", HELLO), ("thanks", PRAISE), ("ack", ACK), ("sorry", SORRY), ("about", ABOUT))
+ADDRESS = {"bro", "mate", "buddy", "dude", "man", "sir", "maam", "ma'am", "friend", "dear", "please", "pls", "plz",
+           "po", "na", "yaar", "bhai", "ji", "boss", "pal", "fam", "sis", "lah"}
 
 
 _ELONGATED = re.compile(r"(\w)\1{2,}")
@@ -83,6 +114,10 @@ def _kind_of(word: str) -> str | None:
     for kind in PRIORITY:
         if word in KIND_WORDS[kind]:
             return kind
+    if LAUGH.match(word):
+        return "ack"
+    if len(word) >= 3 and word[-1] == word[-2]:  # "heyy", "byee": a doubled last letter typed for tone
+        return _kind_of(word[:-1])
     if len(word) >= 5:  # "thankss", "thnaks", "helo": one slip of the keys
         match = process.extractOne(word, _SPELLED, scorer=Levenshtein.distance, score_cutoff=1)
         if match:
@@ -91,20 +126,36 @@ def _kind_of(word: str) -> str | None:
 
 
 def smalltalk_kind(text: str) -> str | None:
-    """Which kind of small talk the whole message is ("about" for questions about the bot), or None."""
-    words = _words(text)
+    """Which kind of small talk the whole message is ("about" for questions about the bot), or None.
+    A message of several clauses ("gotta go now, bye!", "Good afternoon. I hope you are doing
+    well.") is small talk when every clause is."""
+    if not any(ch.isalnum() for ch in text):
+        return _symbols_kind(text)
+    clauses = [c for c in CLAUSE.split(text) if _words(c)]
+    if len(clauses) > 1:
+        kinds = [_clause_kind(_words(c)) for c in clauses]
+        if all(kinds):
+            return next(k for k in (*PRIORITY, "about") if k in kinds)
+    return _clause_kind(_words(text))
+
+
+def _clause_kind(words: list[str]) -> str | None:
     if not words or len(words) > 8:
         return None
-    key = " ".join(words)
-    if BYE.match(key):
-        return "bye"
-    if HELLO.match(key):
-        return "greeting"
-    if PRAISE.match(key):
-        return "thanks"
-    if ACK.match(key) or ACK.match(" ".join(w for w in words if w not in {"ok", "okay", "ah", "ahh", "oh", "hmm"})):
+    # The phrase tests read the clause without interjections before it ("wow you are so smart")
+    # or forms of address after it ("who programmed you bro").
+    trimmed = list(words)
+    while len(trimmed) > 1 and (trimmed[0] in INTERJECTION or LAUGH.match(trimmed[0])):
+        trimmed.pop(0)
+    while len(trimmed) > 1 and trimmed[-1] in ADDRESS:
+        trimmed.pop()
+    for key in dict.fromkeys((" ".join(words), " ".join(trimmed))):
+        for kind, pattern in PHRASES:
+            if pattern.match(key):
+                return kind
+    if ACK.match(" ".join(w for w in trimmed if w not in {"ok", "okay", "ah", "ahh", "oh", "hmm"})):
         return "ack"
-    if ABOUT.match(key) or ABOUT.match(" ".join(w for w in words if w not in {"please", "pls", "plz", "hi", "hey", "hello"})):
+    if ABOUT.match(" ".join(w for w in trimmed if w not in {"please", "pls", "plz", "hi", "hey", "hello"})):
         return "about"
     kinds = set()
     for word in words:
@@ -118,9 +169,26 @@ def smalltalk_kind(text: str) -> str | None:
     return next((k for k in PRIORITY if k in kinds), None)
 
 
-_LEADING = re.compile(r"^\W*((hi|hello|hey|hiya|ok(ay)?|thanks|thank you|thx|cool|great|nice|got it|alright)\b[\s,.!:;-]*)+(?=\w)", re.I)
+def _symbols_kind(text: str) -> str | None:
+    """A reply of emoji only: a wave is a greeting, folded hands are thanks, the rest ("👍", "😂")
+    acknowledge. Punctuation alone ("??") is not small talk."""
+    symbols = [ch for ch in text if unicodedata.category(ch) == "So"]
+    if not symbols:
+        return None
+    if "\U0001F44B" in symbols:
+        return "greeting"
+    return "thanks" if "\U0001F64F" in symbols else "ack"
+
+
+_LEADING = re.compile(r"^\W*((hi+|hello+|hey+|hiya|heya|ok(ay)?|so(?=\s)|lol|(ha)+h?|thanks|thank you|thx|cool|great|nice|got it|alright|"
+                      r"good (morning|afternoon|evening))\b[\W_]*)+(?=\w)", re.I)
+_FIRST_CLAUSE = re.compile(r"^\W*([^,.!?;:]+)[,.!?;:]+\s*(?=\w)")
 
 
 def strip_pleasantries(text: str) -> str:
-    """'thanks! and what tools do they use?' asks a question: drop the pleasantry and answer it."""
+    """'thanks! and what tools do they use?' asks a question: drop the pleasantry and answer it.
+    A leading clause that is small talk on its own goes too ("good morning sir, which role…",
+    "lol ok but seriously, what's the difference…")."""
+    while (m := _FIRST_CLAUSE.match(text)) and smalltalk_kind(m.group(1)):
+        text = text[m.end():]
     return _LEADING.sub("", text).strip() or text
