@@ -49,13 +49,18 @@ def test_the_build_records_its_encoder(built):
         assert embedding.base.file_sha256(data.path / name) == sha
 
 
-@pytest.mark.parametrize("backend,floor", [("onnx", 0.9999), ("onnx-int8", 0.98)])
-def test_onnx_query_vectors_match_torch(built, embedder, backend, floor):
+# int8's error depends on the weights it quantises, and the adapted weights differ a little from
+# build to build (the fine-tune is seeded, multi-threaded CPU arithmetic is not): one build gave
+# 0.993 / 0.992 / 0.994 / 0.979 / 0.994 on these five ("hi" the lowest). A wrong export scores far
+# lower: the first token's vector instead of the mean gives 0.32-0.48.
+@pytest.mark.parametrize("backend,floor,mean", [("onnx", 0.9999, 0.9999), ("onnx-int8", 0.97, 0.985)])
+def test_onnx_query_vectors_match_torch(built, embedder, backend, floor, mean):
     # The torch encoder of this build: the adapted copy the ONNX files were exported from.
     reference = onnx_embedder(built, "torch", reference=embedder).encode(SENTENCES)
     onnx = onnx_embedder(built, backend)
     one_by_one = np.stack([onnx.encode([s])[0] for s in SENTENCES])
-    assert np.all(np.sum(one_by_one * reference, axis=1) >= floor)
+    cosines = np.sum(one_by_one * reference, axis=1)
+    assert cosines.min() >= floor and cosines.mean() >= mean, cosines
     assert np.allclose(np.linalg.norm(one_by_one, axis=1), 1.0, atol=1e-5)
     if backend == "onnx":  # padding to the batch's longest must not change fp32 vectors
         assert np.all(np.sum(onnx.encode(SENTENCES) * reference, axis=1) >= floor)
