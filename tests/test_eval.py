@@ -76,6 +76,10 @@ def test_dev_conversations_follow_the_topic(assistant):
     # Written blind like the held-out set, but a dev set: its failures were read.
     rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations-2.jsonl"), baselines=False).rows["rolebot"]
     assert rows["conversations"] >= 0.45 and rows["follow_ups"] >= 0.6
+    # 46 conversations of follow-ups in many phrasings, written blind; a dev set (failures read).
+    # 0.326 / 0.500 today: the weakest set, see README "Where it falls short".
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-followups.jsonl"), baselines=False).rows["rolebot"]
+    assert rows["conversations"] >= 0.28 and rows["follow_ups"] >= 0.45
 
 
 def test_rolebot_beats_both_baselines_by_a_wide_margin(report):

@@ -179,6 +179,17 @@ def test_a_turn_that_points_back_is_asked_again_in_the_conversations_context(ass
     assert assistant.answer("how much does it pay?", history).kind == "not_found"
 
 
+def test_a_fragment_is_asked_again_in_context_unless_the_article_lacks_its_words(assistant):
+    first = "do companies hire these as separate jobs"
+    reply = assistant.answer(first)
+    assert reply.kind == "answer"
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": reply.text}]
+    assert assistant.answer("in a startup tho?").kind == "not_found"  # alone it asks nothing
+    in_context = assistant.answer("in a startup tho?", history)
+    assert in_context.kind == "answer" and "startup" in in_context.text.lower()
+    assert assistant.answer("any good pizza places nearby?", history).kind == "not_found"
+
+
 def test_what_comes_after_a_step_is_the_next_item_and_a_next_move_walks_on(assistant):
     """A "what happens after X?" question leads with the list item after the one naming X, and
     "and after that?" continues from the point of the last answer, not from its last line."""

@@ -5,7 +5,7 @@ import pytest
 from rolebot.compose import _cohesive, is_definition, section_label, sequence_anchor
 from rolebot.conversation import move_of
 from rolebot.facts import fact_kind
-from rolebot.query import Speller, expand_abbreviations, resolve_follow_up
+from rolebot.query import Speller, expand_abbreviations, is_fragment, resolve_follow_up
 from rolebot.smalltalk import smalltalk_kind, strip_pleasantries
 
 
@@ -243,3 +243,10 @@ def test_a_sentence_that_turns_against_a_quoted_one_is_kept_with_it():
     assert sorted(_cohesive(units, [1], 600)) == [0, 1]  # what "However" turns against
     assert _cohesive(units, [2], 600) == [2]  # "Still confused" is not a turn
     assert _cohesive(units, [0], len(units[0]) + 5) == [0]  # only where it fits
+
+
+@pytest.mark.parametrize("text, fragment", [("in a startup tho?", True), ("n the last step", True), ("any good pizza places?", True),
+                                            ("what about startups?", False), ("in a startup, do MLEs deploy?", False),
+                                            ("is that common?", False), ("and for DS?", False)])
+def test_a_fragment_asks_nothing_on_its_own_and_names_no_role(text, fragment):
+    assert is_fragment(text) == fragment

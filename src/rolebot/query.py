@@ -80,6 +80,9 @@ COMPARING = re.compile(
 POINTING_NOUNS = frozenset("one ones side sides role roles job jobs guys people folks person position positions "
                            "version counterpart team teams path".split())
 
+ASKS = re.compile(r"^\W*(what|whats|what's|how|why|which|who|whos|who's|where|when|whose|do|does|did|is|are|was|were|can|could|"
+                  r"should|would|will|has|have|tell|explain|describe|list|name|give|show|compare)\b", re.I)
+
 STOPWORDS = frozenset(
     """a an the and or but if of to in on for with by at from as is are was were be been being do does did
     doing have has had i me my we our you your he she it its they them their what which who whom whose this that
@@ -95,6 +98,11 @@ BACK_REFERENCE = re.compile(r"\b(that|this|it|its|they|them|their|those|these|th
 def points_back(text: str) -> bool:
     """A turn that refers to the conversation and names no subject of its own."""
     return bool(BACK_REFERENCE.search(text)) and not ROLE.search(expand_abbreviations(text))
+
+
+def is_fragment(text: str) -> bool:
+    """A turn that asks nothing on its own ("in a startup tho?", "n the last step") and names no role."""
+    return not ASKS.match(text) and not ROLE.search(expand_abbreviations(text))
 
 
 def expand_abbreviations(text: str) -> str:

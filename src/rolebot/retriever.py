@@ -63,6 +63,7 @@ class Retriever:
         known = {w for w in tokens if w.isalpha()}
         self.speller = Speller(vocab, known)
         self.vocabulary = vocab
+        self._known_stems = {self.stem(w) for w in vocab}
         titles = {p.title for p in self.passages}
         # With one comparison article, "both roles" can only mean the two it compares.
         self.pair = title_pair(next(iter(titles))) if len(titles) == 1 else None
@@ -124,6 +125,10 @@ class Retriever:
     # -- query understanding --------------------------------------------------------------
     def stem(self, word: str) -> str:
         return self._stem.stemWord(word.lower())
+
+    def knows(self, word: str) -> bool:
+        """Whether the knowledge uses the word in some form ("startup" ~ "startups")."""
+        return self.stem(word) in self._known_stems
 
     def normalize(self, query: str) -> str:
         return self.speller.correct(name_the_pair(expand_abbreviations(query), self.pair))
