@@ -27,11 +27,11 @@ FLOORS = {  # eval/questions.jsonl: a dev set (the confidence weights and thresh
 # eval/test.jsonl: written blind, read only as totals. Floors a little under today's figures
 # (README), far under the targets of the quality issue, which are not met yet.
 TEST_FLOORS = {
-    "hit@1": 0.64,  # 0.662 today, 0.608 before the aspect score (README)
+    "hit@1": 0.67,  # 0.685 today, 0.662 before an opening "they" named the two roles (README)
     "hit@3": 0.87,  # 0.885 today
-    "answer_acc": 0.79,  # 0.803 today, 0.796 before a sentence kept with the one it turns against
-    "lead": 0.69,  # 0.704 today, 0.683 before the aspect score
-    "answered": 0.90,
+    "answer_acc": 0.80,  # 0.817 today, 0.796 before the tenth session
+    "lead": 0.70,  # 0.718 today, 0.704 before the tenth session
+    "answered": 0.92,  # 0.937 today, 0.915 before an opening "they" named the two roles
     "abstain_recall": 0.92,
     "facts": 0.90,
     "smalltalk": 0.85,  # 0.882 today, 0.824 before the small-talk work on eval/dev-smalltalk.jsonl
@@ -39,7 +39,7 @@ TEST_FLOORS = {
     "follow_ups": 0.69,  # 0.714 today, 0.694 before the aspect score
 }
 # eval/dev-blind.jsonl: written blind like the test set, but a dev set (its failures were read).
-BLIND_DEV_FLOORS = {"hit@1": 0.63, "hit@3": 0.88, "answer_acc": 0.79, "lead": 0.68, "answered": 0.90,
+BLIND_DEV_FLOORS = {"hit@1": 0.63, "hit@3": 0.87, "answer_acc": 0.82, "lead": 0.71, "answered": 0.93,
                     "abstain_recall": 0.85, "facts": 0.85, "smalltalk": 1.0}
 
 

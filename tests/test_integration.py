@@ -179,6 +179,17 @@ def test_a_turn_that_points_back_is_asked_again_in_the_conversations_context(ass
     assert assistant.answer("how much does it pay?", history).kind == "not_found"
 
 
+def test_an_opening_they_means_the_two_roles_the_article_compares(assistant):
+    """With no conversation yet, "they" in a comparison article can only mean its two roles."""
+    ans = assistant.answer("what do they have in common?")
+    assert ans.kind == "answer" and "similarities" in ans.citations[0].id, ans.citations[0].id
+    assert assistant.resolve("what do they have in common?").endswith("(ML Engineer and Data Scientist)?")
+    # In a conversation "they" is whatever the conversation is about.
+    first = "what does a data scientist do?"
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": assistant.answer(first).text}]
+    assert "ML Engineer and Data Scientist" not in assistant.resolve("what tools do they use?", history)
+
+
 def test_a_fragment_is_asked_again_in_context_unless_the_article_lacks_its_words(assistant):
     first = "do companies hire these as separate jobs"
     reply = assistant.answer(first)

@@ -250,3 +250,20 @@ def test_a_sentence_that_turns_against_a_quoted_one_is_kept_with_it():
                                             ("is that common?", False), ("and for DS?", False)])
 def test_a_fragment_asks_nothing_on_its_own_and_names_no_role(text, fragment):
     assert is_fragment(text) == fragment
+
+
+def test_an_opening_pronoun_names_the_pair_only_when_there_is_one():
+    from types import SimpleNamespace
+
+    from rolebot.conversation import Conversation, Topic
+
+    def conversation(pair):
+        return Conversation(SimpleNamespace(passages=[], data=SimpleNamespace(units=[]), pair=pair))
+
+    compared = conversation(("ML Engineer", "Data Scientist"))
+    assert compared.resolve("what do they have in common?", Topic()) == "what do they have in common (ML Engineer and Data Scientist)?"
+    assert compared.resolve("what does each one ship?", Topic()) == "what does each one ship (ML Engineer and Data Scientist)?"
+    assert compared.resolve("what do data scientists and they share?", Topic()) == "what do data scientists and they share?"
+    assert compared.resolve("what is the theory?", Topic()) == "what is the theory?"  # whole words only
+    # Several articles (or one that compares nothing): no pair to name.
+    assert conversation(None).resolve("what do they have in common?", Topic()) == "what do they have in common?"
