@@ -32,7 +32,7 @@ TEST_FLOORS = {
     "answer_acc": 0.80,  # 0.817 today, 0.796 before the tenth session
     "lead": 0.70,  # 0.718 today, 0.704 before the tenth session
     "answered": 0.92,  # 0.937 today, 0.915 before an opening "they" named the two roles
-    "abstain_recall": 0.92,
+    "abstain_recall": 0.95,  # 0.968 today, 0.935 before a role the article never names counted as out of scope
     "facts": 0.90,
     "smalltalk": 0.85,  # 0.882 today, 0.824 before the small-talk work on eval/dev-smalltalk.jsonl
     "conversations": 0.47,  # 17 of 34 today, 15 before the template questions
@@ -40,7 +40,7 @@ TEST_FLOORS = {
 }
 # eval/dev-blind.jsonl: written blind like the test set, but a dev set (its failures were read).
 BLIND_DEV_FLOORS = {"hit@1": 0.63, "hit@3": 0.87, "answer_acc": 0.82, "lead": 0.71, "answered": 0.93,
-                    "abstain_recall": 0.85, "facts": 0.85, "smalltalk": 1.0}
+                    "abstain_recall": 0.88, "facts": 0.85, "smalltalk": 1.0}
 
 
 @pytest.fixture(scope="module")

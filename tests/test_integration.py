@@ -71,6 +71,17 @@ def test_every_quoted_piece_is_in_the_passage_it_cites(assistant, question):
 
 
 @pytest.mark.parametrize(
+    "question, kind",
+    [("what does a data engineer do?", "not_found"), ("what does a product manager do all day?", "not_found"),
+     # the roles the article compares, however they are named, with words that make no other role
+     ("what does a machine learning engineer do?", "answer"), ("what does a senior data scientist do?", "answer"),
+     ("can a software engineer become an ML engineer?", "answer")],
+)
+def test_a_role_the_article_never_names_is_not_answered_for_one_it_compares(assistant, question, kind):
+    assert assistant.answer(question).kind == kind
+
+
+@pytest.mark.parametrize(
     "question", ["What's the weather in Paris tomorrow?", "How do I bake sourdough bread?", "what is 17 times 23?"]
 )
 def test_unrelated_questions_are_not_found(assistant, question):

@@ -9,10 +9,17 @@ the best in-scope coverage + abstention recall on its curve (lowest on a tie).
 from __future__ import annotations
 
 import math
+import re
 
-from .query import content_words
+from .query import ROLE, STOPWORDS, content_words, expand_abbreviations
 from .retriever import Retriever, Scored
 
+# A role a question asks about: a word and a job title ("data engineer", "product managers").
+ROLE_PHRASE = re.compile(r"\b([a-z][a-z-]+)\s+(engineer|scientist|analyst|manager|developer|researcher|architect|"
+                         r"designer|consultant|administrator|specialist|statistician|programmer)s?\b", re.I)
+# Words before a job title that do not make it another role ("a senior engineer").
+NOT_A_ROLE_WORD = STOPWORDS | {"senior", "junior", "lead", "principal", "staff", "good", "great", "new", "aspiring",
+                               "future", "typical", "average", "experienced", "entry", "successful", "professional"}
 ABSTAIN_THRESHOLD = 0.7
 CONFIDENCE_WEIGHTS = {"bias": -3.46, "dense": 9.22, "coverage": 1.12, "scope": -39.98, "scope_word": -21.03}
 
@@ -31,6 +38,9 @@ class Confidence:
         own: dict[str, set[str]] = {}
         for p in retriever.passages:
             own.setdefault(p.doc, set()).update(stem(w) for w in content_words(f"{p.heading} {p.question} {p.text}"))
+        self._texts: dict[str, str] = {}
+        for p in retriever.passages:
+            self._texts[p.doc] = self._texts.get(p.doc, "") + f" {p.heading} {p.question} {p.text}".lower()
         self._scope_stems = {
             doc: {stem(w) for w in content_words(" ".join(entries.get(doc, {}).get("not_covered", merged)))} - words
             for doc, words in own.items()
@@ -44,7 +54,8 @@ class Confidence:
         scope = self.retriever.data.scope_vectors
         near_scope = float((scope @ vec).max()) if len(scope) else 0.0
         declared = self._scope_stems.get(self.retriever.passages[top.passage].doc, set())
-        scope_word = float(any(self.retriever.stem(w) in declared for w in words))
+        scope_word = float(any(self.retriever.stem(w) in declared for w in words)
+                           or self._other_role(normalized, self.retriever.passages[top.passage].doc))
         return {
             "dense": top.dense,  # best cosine between the question and a passage, sentence or list item
             "coverage": len(known) / len(words) if words else 0.0,  # question words the knowledge uses
@@ -53,6 +64,19 @@ class Confidence:
             "scope": max(0.0, near_scope - top.dense),
             "scope_word": scope_word * max(0.0, 1.0 - top.dense),
         }
+
+    def _other_role(self, question: str, doc: str) -> bool:
+        """A question about a role the document never names ("what does a data engineer do?"):
+        it counts like a declared not-covered word. A role the document compares does not."""
+        question = expand_abbreviations(question)
+        named = [m.span() for m in ROLE.finditer(question)]
+        text = self._texts.get(doc, "")
+        for m in ROLE_PHRASE.finditer(question):
+            if m.group(1).lower() in NOT_A_ROLE_WORD or any(a < m.end() and m.start() < b for a, b in named):
+                continue
+            if not re.search(r"\b" + re.escape(f"{m.group(1)} {m.group(2)}".lower()), text):
+                return True
+        return False
 
     @staticmethod
     def of(signals: dict) -> float:
