@@ -16,7 +16,7 @@ from .retriever import Retriever, Scored
 
 # A role a question asks about: a word and a job title ("data engineer", "product managers").
 ROLE_PHRASE = re.compile(r"\b([a-z][a-z-]+)\s+(engineer|scientist|analyst|manager|developer|researcher|architect|"
-                         r"designer|consultant|administrator|specialist|statistician|programmer)s?\b", re.I)
+                         r"designer|consultant|administrator|specialist|statistician|programmer)(\w*)", re.I)
 # Words before a job title that do not make it another role ("a senior engineer").
 NOT_A_ROLE_WORD = STOPWORDS | {"senior", "junior", "lead", "principal", "staff", "good", "great", "new", "aspiring",
                                "future", "typical", "average", "experienced", "entry", "successful", "professional"}
@@ -36,11 +36,12 @@ class Confidence:
         merged = retriever.manifest.get("not_covered", [])
         entries = {d["slug"]: d for d in retriever.manifest.get("documents", [])}
         own: dict[str, set[str]] = {}
+        self._roles: dict[str, set[tuple[str, str]]] = {}  # (word, job title) pairs a document uses
         for p in retriever.passages:
-            own.setdefault(p.doc, set()).update(stem(w) for w in content_words(f"{p.heading} {p.question} {p.text}"))
-        self._texts: dict[str, str] = {}
-        for p in retriever.passages:
-            self._texts[p.doc] = self._texts.get(p.doc, "") + f" {p.heading} {p.question} {p.text}".lower()
+            text = f"{p.heading} {p.question} {p.text}"
+            own.setdefault(p.doc, set()).update(stem(w) for w in content_words(text))
+            # "software engineering" counts for "software engineer": any ending of the title
+            self._roles.setdefault(p.doc, set()).update(_role_pair(m) for m in ROLE_PHRASE.finditer(text))
         self._scope_stems = {
             doc: {stem(w) for w in content_words(" ".join(entries.get(doc, {}).get("not_covered", merged)))} - words
             for doc, words in own.items()
@@ -70,11 +71,11 @@ class Confidence:
         it counts like a declared not-covered word. A role the document compares does not."""
         question = expand_abbreviations(question)
         named = [m.span() for m in ROLE.finditer(question)]
-        text = self._texts.get(doc, "")
+        known = self._roles.get(doc, set())
         for m in ROLE_PHRASE.finditer(question):
-            if m.group(1).lower() in NOT_A_ROLE_WORD or any(a < m.end() and m.start() < b for a, b in named):
+            if m.group(3).lower() not in ("", "s") or m.group(1).lower() in NOT_A_ROLE_WORD:
                 continue
-            if not re.search(r"\b" + re.escape(f"{m.group(1)} {m.group(2)}".lower()), text):
+            if not any(a < m.end() and m.start() < b for a, b in named) and _role_pair(m) not in known:
                 return True
         return False
 
@@ -83,3 +84,7 @@ class Confidence:
         """One figure in 0..1: how sure we are that the knowledge answers the question."""
         z = CONFIDENCE_WEIGHTS["bias"] + sum(CONFIDENCE_WEIGHTS[k] * v for k, v in signals.items())
         return 1.0 / (1.0 + math.exp(-z))
+
+
+def _role_pair(m: re.Match) -> tuple[str, str]:
+    return m.group(1).lower(), m.group(2).lower()
