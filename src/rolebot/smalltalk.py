@@ -49,7 +49,7 @@ FILLER = {
     "po", "na", "yaar", "bhai", "ji", "amigo", "amiga", "maam", "ma'am", "boss", "pal", "fam", "sis", "lah",
 }
 # Laughter and interjections typed as a reply: "hahaha", "lol", "lmao", "xD".
-LAUGH = re.compile(r"^(?:(?:h[aeiou])+h?|(?:lo)+l|lmf?ao+|rofl|xd+)$")
+LAUGH = re.compile(r"^(?:(?:h[aeiou]){2,}h?|(?:lo)+l|lmf?ao+|rofl|xd+)$")
 INTERJECTION = {"wow", "oh", "ah", "ahh", "omg", "hmm", "lol", "haha", "well", "aww", "yay"}
 _SPELLED = sorted(w for words in KIND_WORDS.values() for w in words if len(w) >= 5)
 
