@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from . import config
 from .facts import fact_kind
 from .knowledge import LIST_ITEM
-from .query import ROLE, clean_text, content_words, expand_abbreviations, resolve_follow_up
+from .query import ROLE, clean_text, content_words, names_a_role, resolve_follow_up
 from .smalltalk import smalltalk_kind, strip_pleasantries
 
 # Words that, with no conversation yet, can only mean the two things a comparison compares.
@@ -109,7 +109,7 @@ class Conversation:
         else the text with its follow-up rewritten against the topic."""
         if move_of(text) and topic.question:
             return topic.question
-        if not topic.question and self.pair and THE_PAIR.search(text) and not ROLE.search(expand_abbreviations(text)):
+        if not topic.question and self.pair and THE_PAIR.search(text) and not names_a_role(text):
             # An opening "what do they have in common?" can only mean the two roles the article
             # compares: named, the question finds them (0.26 -> 0.81 to the section it asks for).
             return f"{text.rstrip(' ?.!')} ({self.pair[0]} and {self.pair[1]})?"[: config.MAX_QUESTION_CHARS]

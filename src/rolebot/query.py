@@ -95,14 +95,19 @@ STOPWORDS = frozenset(
 BACK_REFERENCE = re.compile(r"\b(that|this|it|its|they|them|their|those|these|there|then|else|both|one|ones|instead|too|also)\b", re.I)
 
 
+def names_a_role(text: str) -> bool:
+    """Whether the text names a role, abbreviated or not ("DS", "ML engineers")."""
+    return ROLE.search(expand_abbreviations(text)) is not None
+
+
 def points_back(text: str) -> bool:
     """A turn that refers to the conversation and names no subject of its own."""
-    return bool(BACK_REFERENCE.search(text)) and not ROLE.search(expand_abbreviations(text))
+    return bool(BACK_REFERENCE.search(text)) and not names_a_role(text)
 
 
 def is_fragment(text: str) -> bool:
     """A turn that asks nothing on its own ("in a startup tho?", "n the last step") and names no role."""
-    return not ASKS.match(text) and not ROLE.search(expand_abbreviations(text))
+    return not ASKS.match(text) and not names_a_role(text)
 
 
 def expand_abbreviations(text: str) -> str:
