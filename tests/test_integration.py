@@ -210,6 +210,10 @@ def test_a_fragment_is_asked_again_in_context_unless_the_article_lacks_its_words
     in_context = assistant.answer("in a startup tho?", history)
     assert in_context.kind == "answer" and "startup" in in_context.text.lower()
     assert assistant.answer("any good pizza places nearby?", history).kind == "not_found"
+    # The fragment's turn is about the first question: a turn after it is rewritten against both.
+    history += [{"role": "user", "content": "in a startup tho?"}, {"role": "assistant", "content": in_context.text}]
+    topic = assistant.conversation.topic(history)
+    assert topic.question.startswith("in a startup tho (") and first in topic.question, topic.question
 
 
 def test_what_comes_after_a_step_is_the_next_item_and_a_next_move_walks_on(assistant):

@@ -133,7 +133,11 @@ def test_page_facts(text, kind):
     "text, move",
     [("an example?", "example"), ("show me a concrete case", "example"), ("tell me more", "more"), ("how come?", "more"),
      ("what's the next step?", "next"), ("what comes next?", "next"), ("an example of ML engineer work?", None),
-     ("what tools do they use?", None), ("next, what skills do data scientists need?", None)],
+     ("what tools do they use?", None), ("next, what skills do data scientists need?", None),
+     # several short clauses, each a request for more or a filler
+     ("meaning? elaborate pls", "more"), ("how exactly, walk me thru", "more"), ("ok, why?", "more"),
+     ("why, is it hard?", None), ("what does MLOps mean", None), ("meaning of MLOps?", None),
+     ("how exactly do ML engineers deploy models?", None)],
 )
 def test_follow_up_moves(text, move):
     assert move_of(text) == move

@@ -15,7 +15,7 @@ from dataclasses import replace
 from . import config
 from .compose import Composer
 from .confidence import ABSTAIN_THRESHOLD, Confidence
-from .conversation import MAX_BORROWED_CHARS, Conversation, Topic, message_text, move_of
+from .conversation import Conversation, Topic, in_context, message_text, move_of
 from .facts import fact_answer, fact_kind
 from .lru import LRU
 from .query import clean_text, content_words, is_fragment, points_back
@@ -112,7 +112,7 @@ class Assistant:
         that check one such turn of the team's conversations was answered). On
         eval/dev-followups.jsonl: conversations 0.304 -> 0.326, follow-ups 0.473 -> 0.500; the
         other dev sets and the test totals unchanged."""
-        query = f"{text.rstrip(' ?.!')} ({topic.question[:MAX_BORROWED_CHARS].rstrip(' ?.!')})?"
+        query = in_context(text, topic.question)
         normalized = self.retriever.normalize(query)
         vec = self.retriever.embedder.encode_queries([normalized])
         rows = self._near_topic(self.retriever.score([normalized], documents, vec)[0], topic)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from . import config
 from .facts import fact_kind
 from .knowledge import LIST_ITEM
-from .query import ROLE, clean_text, content_words, names_a_role, resolve_follow_up
+from .query import ROLE, clean_text, content_words, is_fragment, names_a_role, resolve_follow_up
 from .smalltalk import smalltalk_kind, strip_pleasantries
 
 # Words that, with no conversation yet, can only mean the two things a comparison compares.
@@ -33,8 +33,13 @@ MOVES = {
     "more": re.compile(r"^\W*(tell\s+me\s+more|more|go\s+on|continue|elaborate|explain(\s+(more|further|that|it|why))?|"
                        r"more\s+(details?|info)|details?|keep\s+going|what\s+else|anything\s+else|say\s+more|"
                        r"expand(\s+on\s+(that|it))?|how\s+come|why|why\s+(is|was)\s+(that|it)|how\s+so|in\s+what\s+way|"
-                       r"really|can\s+you\s+(elaborate|explain(\s+more)?)|tell\s+me\s+more\s+about\s+(that|it|this))\W*$", re.I),
+                       r"really|can\s+you\s+(elaborate|explain(\s+more)?)|tell\s+me\s+more\s+about\s+(that|it|this)|"
+                       r"meaning|what\s+do(es)?\s+(you|that|it)\s+mean|walk\s+me\s+(through|thru)(\s+(it|that))?|how\s+exactly|"
+                       r"in\s+detail|break\s+(it|that)\s+down|(can\s+you\s+)?explain\s+(it|that)\s+(again|differently|simply))\W*$", re.I),
 }
+# A clause that carries no request of its own, around a move ("meaning? elaborate pls").
+FILLER_CLAUSE = re.compile(r"^\W*(pls|please|plz|ok(ay)?|so|hmm+|um+|sorry|thanks|a\s+bit|bit|a\s+little)?\W*$", re.I)
+CLAUSE_END = re.compile(r"[?.!,;]+")
 # Words a move is phrased with; anything else means the learner named a new subject.
 MOVE_WORDS = set(
     """give show example examples concrete case cases instance real world practice illustrate illustration scenario
@@ -58,6 +63,10 @@ def move_of(text: str) -> str | None:
     """'example', 'next' or 'more' when the message only asks to go on with the current topic."""
     if ROLE.search(text):
         return None
+    # Short clauses, each a "more" or nothing ("meaning? elaborate pls", "how exactly, walk me thru").
+    clauses = [c for c in map(_strip_fillers, CLAUSE_END.split(text)) if not FILLER_CLAUSE.match(c)]
+    if clauses and all(MOVES["more"].match(c) for c in clauses):
+        return "more"
     extra = [w for w in content_words(text) if w not in MOVE_WORDS]
     if len(extra) > 1:
         return None
@@ -65,6 +74,10 @@ def move_of(text: str) -> str | None:
         if pattern.search(text):
             return kind
     return None
+
+
+def _strip_fillers(clause: str) -> str:
+    return re.sub(r"\b(pls|please|plz|so|ok(ay)?|then|now)\b", " ", clause, flags=re.I).strip()
 
 
 class Conversation:
@@ -90,6 +103,9 @@ class Conversation:
             text = message_text(message.get("content", ""))
             if message.get("role") == "user":
                 pending = self._question(clean_text(text)[: config.MAX_QUESTION_CHARS], topic)
+                if pending and topic.question and pending != topic.question and is_fragment(pending):
+                    # "in a startup tho?" is about the last question: the next turn's topic says so.
+                    pending = in_context(pending, topic.question)
                 if pending is not None:
                     topic = Topic(pending)
             elif message.get("role") == "assistant" and pending is not None:
@@ -177,6 +193,11 @@ class Conversation:
                 and self.passages[following].kind != "faq"):
             return [(following, unit) for unit in self.units[following]]
         return []
+
+
+def in_context(text: str, question: str) -> str:
+    """A turn that asks nothing on its own, asked beside the conversation's last question."""
+    return f"{text.rstrip(' ?.!')} ({question[:MAX_BORROWED_CHARS].rstrip(' ?.!')})?"
 
 
 def message_text(content) -> str:
