@@ -167,13 +167,21 @@ def test_small_talk_page_facts_and_examples_mid_conversation(assistant):
 
 def test_an_example_after_an_faq_answer_comes_from_a_section_headed_like_one(assistant):
     """An FAQ's section is the other FAQs: "an example?" after one looks for the article's
-    example sections, searched with the FAQ's own question."""
+    example sections, searched with the learner's question (the subject they asked about)."""
     first = "Can a data scientist move into ML engineering later on?"
     reply = assistant.answer(first)
     assert reply.citations[0].kind == "faq"
     history = [{"role": "user", "content": first}, {"role": "assistant", "content": reply.text}]
     example = assistant.answer("got an example of that in practice?", history)
     assert example.kind == "answer" and "example" in example.citations[0].section.lower(), example.citations[0].id
+    # The FAQ that answers a question may be framed around the other role: the example is of the
+    # role the learner asked about.
+    first = "what fields does data science combine?"
+    reply = assistant.answer(first)
+    assert reply.citations[0].kind == "faq", reply.citations[0].id
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": reply.text}]
+    example = assistant.answer("got an example of that in practice?", history)
+    assert example.citations[0].id.startswith("ml-engineer-vs-data-scientist/what-is-a-data-scientist"), example.citations[0].id
 
 
 def test_a_turn_that_points_back_is_asked_again_in_the_conversations_context(assistant):

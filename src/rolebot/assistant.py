@@ -190,9 +190,11 @@ class Assistant:
                 return None
             # The section names the subject ("What Is an ML Engineer?"); the old question would
             # pull the search back to the passage already shown. An FAQ's section names no subject
-            # ("Frequently Asked Questions"): its own question does.
+            # ("Frequently Asked Questions"), and its own question may be about something else than
+            # what the learner asked ("Is ML Engineering a part of Data Science?" answering "what
+            # fields does data science combine?"): the learner's question names the subject.
             quoted = self.retriever.passages[topic.quoted[0][0]]
-            subject = quoted.question if quoted.kind == "faq" else " ".join(quoted.section[:1])
+            subject = topic.question if quoted.kind == "faq" else " ".join(quoted.section[:1])
             query = self.retriever.normalize(f"{text} ({subject or topic.question})")
             vec = self.retriever.embedder.encode_queries([query])[0]
             rows = self.retriever.score_within(query, vec, within)
