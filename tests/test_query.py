@@ -18,6 +18,11 @@ from rolebot.smalltalk import smalltalk_kind, strip_pleasantries
         ("ds vs mle", "data scientist vs ML engineer"),
         ("needs SQL and mlops", "needs SQL and MLOps"),
         ("DSL grammar", "DSL grammar"),  # whole words only
+        # everyday shorthand, which the speller would have turned into other words ("libs" -> "lies")
+        ("which python libs tho", "which python libraries though"),
+        ("who keeps it running in prod w/o infra ppl", "who keeps it running in production without infrastructure people"),
+        ("stats or maths?", "statistics or math?"),
+        ("products", "products"),
     ],
 )
 def test_abbreviations(text, expected):

@@ -43,8 +43,17 @@ ABBREVIATIONS = {
     "ai/ml": "AI/ML",
     "sql": "SQL",
 }
+# Shorthand of everyday (tech) English, not of any one article: learners type these, and
+# neither the speller (which turned "libs" into "lies") nor the encoder reads them well.
+SHORTHAND = {
+    "prod": "production", "infra": "infrastructure", "stats": "statistics", "algo": "algorithm",
+    "algos": "algorithms", "lib": "library", "libs": "libraries", "viz": "visualization", "diff": "difference",
+    "ppl": "people", "abt": "about", "tho": "though", "bc": "because", "b/c": "because", "w/": "with",
+    "w/o": "without", "info": "information", "config": "configuration", "maths": "math",
+}
+_EXPANSIONS = {**SHORTHAND, **ABBREVIATIONS}
 _ABBREV = re.compile(
-    r"(?<![\w'])(" + "|".join(re.escape(k) for k in sorted(ABBREVIATIONS, key=len, reverse=True)) + r")(?![\w'])",
+    r"(?<![\w'])(" + "|".join(re.escape(k) for k in sorted(_EXPANSIONS, key=len, reverse=True)) + r")(?![\w'])",
     re.I,
 )
 
@@ -111,7 +120,7 @@ def is_fragment(text: str) -> bool:
 
 
 def expand_abbreviations(text: str) -> str:
-    return _ABBREV.sub(lambda m: ABBREVIATIONS[m.group(1).lower()], text)
+    return _ABBREV.sub(lambda m: _EXPANSIONS[m.group(1).lower()], text)
 
 
 def words(text: str) -> list[str]:
