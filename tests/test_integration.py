@@ -82,6 +82,21 @@ def test_a_role_the_article_never_names_is_not_answered_for_one_it_compares(assi
 
 
 @pytest.mark.parametrize(
+    "question, kind",
+    [("is pytorch better than tensorflow?", "not_found"), ("docker vs kubernetes, which is better?", "not_found"),
+     ("whats the difference between airflow and mlflow", "not_found"), ("is power bi better than tableau?", "not_found"),
+     # the same things asked about, not weighed against each other; and what the article does set apart
+     ("do ML engineers use PyTorch?", "answer"), ("what are docker and kubernetes used for by ML engineers?", "answer"),
+     ("is tableau more of a DS thing or an MLE thing", "answer"), ("what is the brain vs body comparison about?", "answer"),
+     ("i like math and analysis, which one should i pick", "answer")],
+)
+def test_weighing_two_things_the_article_only_lists_together_is_not_answered(assistant, question, kind):
+    """"TensorFlow / PyTorch" names both and tells them apart nowhere: a question that weighs
+    one against the other finds them, and the article still does not answer it."""
+    assert assistant.answer(question).kind == kind
+
+
+@pytest.mark.parametrize(
     "question", ["What's the weather in Paris tomorrow?", "How do I bake sourdough bread?", "what is 17 times 23?"]
 )
 def test_unrelated_questions_are_not_found(assistant, question):

@@ -12,6 +12,7 @@ import math
 import re
 
 from .query import ROLE, STOPWORDS, content_words, expand_abbreviations
+from .query import words as all_words
 from .retriever import Retriever, Scored
 
 # A role a question asks about: a word and a job title ("data engineer", "product managers").
@@ -20,6 +21,12 @@ ROLE_PHRASE = re.compile(r"\b([a-z][a-z-]+)\s+(engineer|scientist|analyst|manage
 # Words before a job title that do not make it another role ("a senior engineer").
 NOT_A_ROLE_WORD = STOPWORDS | {"senior", "junior", "lead", "principal", "staff", "good", "great", "new", "aspiring",
                                "future", "typical", "average", "experienced", "entry", "successful", "professional"}
+# A question that weighs one thing against another.
+WEIGHS = re.compile(r"\b(better|worse|easier|harder|best|than|versus|vs\.?|difference\s+between|differ|compared?|"
+                    r"prefer\w*|(learn|pick|choose|use)\s+first|which\s+(one|is|should))\b", re.I)
+NEAR = 4  # words apart in the question: "power bi better than tableau"
+RARE_LINES = 8  # lines of a document that may name a thing it only lists
+LINE = re.compile(r"\n|(?<=[.!?])\s+")  # the sentences and list items of a unit
 ABSTAIN_THRESHOLD = 0.7
 CONFIDENCE_WEIGHTS = {"bias": -3.46, "dense": 9.22, "coverage": 1.12, "scope": -39.98, "scope_word": -21.03}
 
@@ -42,6 +49,16 @@ class Confidence:
             own.setdefault(p.doc, set()).update(stem(w) for w in content_words(text))
             # "software engineering" counts for "software engineer": any ending of the title
             self._roles.setdefault(p.doc, set()).update(_role_pair(m) for m in ROLE_PHRASE.finditer(text))
+        # Per document, the words named in only a few of its lines (sentences, list items), and
+        # where: (passage, unit, line). A word in many lines is a subject, not an item of a list.
+        lines: dict[str, dict[str, list[tuple[int, int, int]]]] = {}
+        for p, (passage, units) in enumerate(zip(retriever.passages, retriever.data.units)):
+            where = lines.setdefault(passage.doc, {})
+            for u, unit in enumerate(units):
+                for n, line in enumerate(LINE.split(unit)):
+                    for w in {stem(w) for w in all_words(line)} - STOPWORDS:
+                        where.setdefault(w, []).append((p, u, n))
+        self._rare = {doc: {w: tuple(at) for w, at in where.items() if len(at) <= RARE_LINES} for doc, where in lines.items()}
         self._scope_stems = {
             doc: {stem(w) for w in content_words(" ".join(entries.get(doc, {}).get("not_covered", merged)))} - words
             for doc, words in own.items()
@@ -55,8 +72,9 @@ class Confidence:
         scope = self.retriever.data.scope_vectors
         near_scope = float((scope @ vec).max()) if len(scope) else 0.0
         declared = self._scope_stems.get(self.retriever.passages[top.passage].doc, set())
+        doc = self.retriever.passages[top.passage].doc
         scope_word = float(any(self.retriever.stem(w) in declared for w in words)
-                           or self._other_role(normalized, self.retriever.passages[top.passage].doc))
+                           or self._other_role(normalized, doc) or self._never_compared(normalized, doc))
         return {
             "dense": top.dense,  # best cosine between the question and a passage, sentence or list item
             "coverage": len(known) / len(words) if words else 0.0,  # question words the knowledge uses
@@ -79,11 +97,46 @@ class Confidence:
                 return True
         return False
 
+    def _never_compared(self, question: str, doc: str) -> bool:
+        """A question that weighs two things the document only ever lists side by side ("is
+        PyTorch better than TensorFlow?" of an article whose every mention is "TensorFlow /
+        PyTorch"): it finds them, but nothing there tells them apart."""
+        if not WEIGHS.search(question):
+            return False
+        asked = [self.retriever.stem(w) for w in all_words(ROLE.sub(" ", expand_abbreviations(question)))]
+        rare = self._rare.get(doc, {})
+        for i, a in enumerate(asked):
+            for n, b in enumerate(asked[i + 1 : i + 1 + NEAR], i + 1):
+                at = [rare[w] for w in (a, b) if w in rare]
+                if a == b or a in STOPWORDS or b in STOPWORDS or not at or not _weighed(asked, i, n):
+                    continue
+                if all(_side_by_side(self._line(*where), a, b) for where in min(at, key=len)):
+                    return True
+        return False
+
+    def _line(self, p: int, u: int, n: int) -> list[str]:
+        return [self.retriever.stem(w) for w in all_words(LINE.split(self.retriever.data.units[p][u])[n])]
+
     @staticmethod
     def of(signals: dict) -> float:
         """One figure in 0..1: how sure we are that the knowledge answers the question."""
         z = CONFIDENCE_WEIGHTS["bias"] + sum(CONFIDENCE_WEIGHTS[k] * v for k, v in signals.items())
         return 1.0 / (1.0 + math.exp(-z))
+
+
+def _weighed(asked: list[str], i: int, n: int) -> bool:
+    """Whether the question sets its i-th word against its n-th: "X vs Y", "X better than Y",
+    "X or Y", "between X and Y" (not "math and analysis" or "coding experience")."""
+    between = set(asked[i + 1 : n])
+    return bool(between & {"vs", "versus", "than", "or"}) or ("and" in between and "between" in asked[max(0, i - 2) : i])
+
+
+def _side_by_side(line: list[str], a: str, b: str) -> bool:
+    """Whether a line names a and b as items of one list ("TensorFlow / PyTorch", "MLflow, Airflow")."""
+    at_a = [i for i, w in enumerate(line) if w == a]
+    at_b = [i for i, w in enumerate(line) if w == b]
+    return any(0 < abs(i - j) <= 3 and all(w in ("and", "or") or w not in STOPWORDS for w in line[min(i, j) + 1 : max(i, j)])
+               for i in at_a for j in at_b)
 
 
 def _role_pair(m: re.Match) -> tuple[str, str]:
