@@ -152,7 +152,7 @@ def test_follow_up_moves(text, move):
     "question, previous, expected",
     [
         ("and data scientists?", "what tools do ML engineers use?", "what tools do data scientists use?"),
-        ("what about DS?", "what skills do ML engineers need?", "what skills do DS need?"),
+        ("what about DS?", "what skills do ML engineers need?", "what skills do data scientist need?"),
         ("what skills do they need?", "what does an ML engineer do?", "what skills do they need (ML engineer)?"),
         ("why?", "which role is better for beginners?", "which role is better for beginners - why?"),
         ("how about output?", "what tools do ML engineers use?", "how about output (ML engineers)?"),
@@ -164,9 +164,9 @@ def test_follow_up_moves(text, move):
         ("and for the other role?", "what tools do data scientists use?", "what tools do ML engineer use?"),
         ("what do both roles share", "what tools do data scientists use?", "what do both roles share"),
         # A role with only a noun pointing back at it is a role swap.
-        ("and the mle ones", "data scientist skills?", "mle skills?"),
-        ("what about the ds side?", "what tools do ML engineers use?", "what tools do ds use?"),
-        ("tell me more about the DS side", "what tools do ML engineers use?", "what tools do DS use?"),
+        ("and the mle ones", "data scientist skills?", "ML engineer skills?"),
+        ("what about the ds side?", "what tools do ML engineers use?", "what tools do data scientist use?"),
+        ("tell me more about the DS side", "what tools do ML engineers use?", "what tools do data scientist use?"),
         ("explain the difference between DS and MLE", "what tools do ML engineers use?",
          "explain the difference between DS and MLE"),
         ("and ml engineer salary?", "data scientist skills?", "and ml engineer salary?"),
@@ -175,9 +175,11 @@ def test_follow_up_moves(text, move):
         ("which of them experiments more?", "what does an MLE do?", "which of them experiments more?"),
         ("which tools do they use?", "what does an MLE do?", "which tools do they use (MLE)?"),
         # A role with only a comparison or an addition is a role swap too.
-        ("compared to DS?", "do ml engineers need stats?", "do DS need stats?"),
+        ("compared to DS?", "do ml engineers need stats?", "do data scientist need stats?"),
         ("and for MLE on top of that?", "what should i learn to be job ready for DS?",
-         "what should i learn to be job ready for MLE?"),
+         "what should i learn to be job ready for ML engineer?"),
+        # an abbreviation names a role as well as the role's name does
+        ("and for ML eng?", "job ready skills for DS?", "job ready skills for ML engineer?"),
         ("how does a DS compare to an MLE in pay?", "what tools do ML engineers use?",
          "how does a DS compare to an MLE in pay?"),
     ],

@@ -202,7 +202,7 @@ def resolve_follow_up(question: str, previous: str | None) -> str:
     """
     if not previous:
         return question
-    q = question.strip()
+    q = expand_abbreviations(question.strip())  # "and for ML eng?" names a role too
     roles = _roles(q)
     body = FOLLOW_UP_START.sub("", q).strip(" ,.?!")
     content = content_words(ROLE.sub(" ", COMPARING.sub(" ", body)))
