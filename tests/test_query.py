@@ -86,6 +86,9 @@ def test_speller_fixes_unknown_words_towards_the_corpus():
         ("who developed this chatbot?", "about"),
         ("am i chatting with a robot", "about"),
         ("what model are you?", "about"),
+        ("who are you exactly", "about"),
+        ("what are you really", "about"),
+        ("what does a data scientist do exactly", None),
         ("??", None),
         ("i see, what tools do they use", None),
         ("is there a joke in the article", None),
@@ -128,7 +131,9 @@ def test_pleasantries_before_a_question_are_dropped():
      ("what year is this post from?", "date"), ("page name?", "title"), ("source link?", "source"),
      ("is this from medium or another blog?", "source"), ("where can i read the whole article", "source"),
      ("what topics are covered in this article", "about"), ("which articles do you know?", "about"),
-     ("is this from the data scientist section?", None), ("which topics should a data scientist learn", None)],
+     ("is this from the data scientist section?", None), ("which topics should a data scientist learn", None),
+     ("Could you tell me the exact date this article was updated?", "date"), ("which two jobs is this article comparing", "about"),
+     ("what does a data scientist compare", None), ("which date should i start learning", None)],
 )
 def test_page_facts(text, kind):
     assert fact_kind(text) == kind

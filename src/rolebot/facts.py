@@ -24,6 +24,7 @@ PATTERNS = {
         r"\b(last|latest)\s+(updated|update|revised|revision)\b|\b(what|which)\s+year\b.*\b(article|page|post|this|it)\b|"
         r"\bthe\s+date\s+(this|the)\s+(article|page|post|blog)\b|\b(publication|publish(ed)?|update|updated|release)\s+date\b|"
         r"\b(is|was)\s+(this|it|the)(\s+(article|page|post|blog|info|information|guide))?\s+(recent|current|up[- ]to[- ]date|new|old|outdated|dated|still\s+(valid|relevant|current))\b|"
+        r"\bdate\b.*\b(this|the)\s+(article|page|post|blog)\s+(was|is|got)\s+(written|published|updated|posted|released)\b|"
         r"\bdate\s+(of|on)\s+" + _PAGE + r"|\bwhen\s+(was|is)\s+" + _PAGE + r"\b|"
         r"\b(what|which)\s+date\s+(is|was)\s+(on|in|for)\s+" + _PAGE + r"\b|\b" + _PAGE + r"('?s|\s+is)?\s+date\b", re.I),
     "title": re.compile(r"\b(title|headline)\b|\b(article|page|post)('?s)?\s+name\b|\bwhat('?s|\s+is)\s+" + _PAGE + r"\s+(called|named)\b|\bname\s+of\s+" + _PAGE, re.I),
@@ -41,7 +42,8 @@ PATTERNS = {
         r"\b(summari[sz]e|summary\s+of|overview\s+of|tl;?dr)\s+" + _PAGE + r"|\bwhat\s+(topics|things)\s+(does|do)\s+(it|this|the\s+article|you)\s+cover\b|"
         r"\bwhat\s+(is|are)\s+(this|it)\s+(about|covering)\s*\??$|\b(topic|subject|theme)\s+of\s+" + _PAGE + r"|"
         r"\b(topics?|sections?|subjects?)\s+((are|is)\s+)?(in|of|covered\s+(in|by))\s+" + _PAGE + r"|"
-        r"\b(which|what)\s+(articles?|pages?|documents?)\s+(do|can)\s+(you|u)\s+(know|answer|cover|talk)|\bwhat\s+am\s+i\s+reading\b|\bwhat\s+does\s+it\s+cover\b", re.I),
+        r"\b(which|what)\s+(articles?|pages?|documents?)\s+(do|can)\s+(you|u)\s+(know|answer|cover|talk)|\bwhat\s+am\s+i\s+reading\b|\bwhat\s+does\s+it\s+cover\b|"
+        r"\b(is|does)\s+" + _PAGE + r"\s+compar\w*|\bwhat\s+(does|is)\s+" + _PAGE + r"\s+compar\w*", re.I),
 }
 ORDER = ("author", "date", "title", "source", "about")
 

@@ -53,6 +53,8 @@ LAUGH = re.compile(r"^(?:(?:h[aeiou]){2,}h?|(?:lo)+l|lmf?ao+|rofl|xd+)$")
 INTERJECTION = {"wow", "oh", "ah", "ahh", "omg", "hmm", "lol", "haha", "well", "aww", "yay"}
 _SPELLED = sorted(w for words in KIND_WORDS.values() for w in words if len(w) >= 5)
 
+# Words that end a clause without changing what it asks ("who are you exactly").
+TRAILING = {"exactly", "actually", "really", "again", "anyway", "tho", "though", "then"}
 ABOUT = re.compile(
     r"^(what can (you|u) (do|help( me)? with|answer|tell me)|what do (you|u) (do|know)|who (are|r) (you|u)|"
     r"what (are|r) (you|u)( for)?|(are|r) (you|u) (a |an )?(human|real|person|bot|robot|ai|machine|computer|"
@@ -147,7 +149,7 @@ def _clause_kind(words: list[str]) -> str | None:
     trimmed = list(words)
     while len(trimmed) > 1 and (trimmed[0] in INTERJECTION or LAUGH.match(trimmed[0])):
         trimmed.pop(0)
-    while len(trimmed) > 1 and trimmed[-1] in ADDRESS:
+    while len(trimmed) > 1 and (trimmed[-1] in ADDRESS or trimmed[-1] in TRAILING):
         trimmed.pop()
     for key in dict.fromkeys((" ".join(words), " ".join(trimmed))):
         for kind, pattern in PHRASES:
