@@ -261,6 +261,15 @@ def test_a_sentence_that_turns_against_a_quoted_one_is_kept_with_it():
     assert _cohesive(units, [0], len(units[0]) + 5) == [0]  # only where it fits
 
 
+def test_a_sentence_that_sets_up_the_next_is_kept_with_it():
+    units = ["Imagine a streaming platform like Netflix.", "A data scientist studies what users watch.",
+             "Here is what they use:", "- Python", "Data matters."]
+    assert sorted(_cohesive(units, [0], 600)) == [0, 1]  # "Imagine X." alone says nothing
+    assert sorted(_cohesive(units, [2], 600)) == [2, 3]  # nor does a line ending in ":"
+    assert _cohesive(units, [1], 600) == [1]  # a sentence after a set-up stands on its own
+    assert _cohesive(units, [4], 600) == [4]
+
+
 @pytest.mark.parametrize("text, fragment", [("in a startup tho?", True), ("n the last step", True), ("any good pizza places?", True),
                                             ("what about startups?", False), ("in a startup, do MLEs deploy?", False),
                                             ("is that common?", False), ("and for DS?", False)])

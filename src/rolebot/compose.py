@@ -158,15 +158,19 @@ class Composer:
 # A sentence that turns against the one before it ("At first glance they seem similar.
 # However, their responsibilities are quite different.") carries the point of the pair.
 TURN = re.compile(r"^(however|but|yet|that said|in contrast|by contrast|instead|even so|nevertheless|nonetheless)\b", re.I)
+# A sentence that only sets up the next ("Imagine a streaming platform like Netflix.") says
+# nothing quoted alone.
+SETUP = re.compile(r"^(imagine|consider|suppose|picture|think\s+of|let'?s\s+say|say\s+you|for\s+(example|instance))\b|:$", re.I)
 
 
 def _cohesive(units: list[str], chosen: list[int], budget: int) -> list[int]:
-    """The chosen units with the sentence that turns against one of them, and the sentence a
-    chosen one turns against, where they fit."""
+    """The chosen units with the sentence that turns against one of them, the sentence a
+    chosen one turns against, and the sentence a chosen one sets up, where they fit."""
     out = list(chosen)
     size = sum(len(units[i]) for i in out)
     for i in chosen:
-        pair = i + 1 if i + 1 < len(units) and TURN.match(units[i + 1]) else i - 1 if i > 0 and TURN.match(units[i]) else None
+        follows = i + 1 < len(units) and (TURN.match(units[i + 1]) or SETUP.search(units[i].strip()))
+        pair = i + 1 if follows else i - 1 if i > 0 and TURN.match(units[i]) else None
         if pair is not None and pair not in out and size + len(units[pair]) <= budget:
             out.append(pair)
             size += len(units[pair])
