@@ -133,7 +133,8 @@ def test_pleasantries_before_a_question_are_dropped():
      ("what topics are covered in this article", "about"), ("which articles do you know?", "about"),
      ("is this from the data scientist section?", None), ("which topics should a data scientist learn", None),
      ("Could you tell me the exact date this article was updated?", "date"), ("which two jobs is this article comparing", "about"),
-     ("what does a data scientist compare", None), ("which date should i start learning", None)],
+     ("what does a data scientist compare", None), ("which date should i start learning", None),
+     ("wat topics does this page cover", "about"), ("wut is the title", "title")],
 )
 def test_page_facts(text, kind):
     assert fact_kind(text) == kind

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from .query import expand_abbreviations
 from .records import Answer, Hit
 
 _PAGE = r"(this|the|that|your|ur)\s+(article|page|post|blog|text|piece|guide|document|doc|content|write-?up|info|information|source)"
@@ -39,7 +40,7 @@ PATTERNS = {
     "about": re.compile(
         r"\bwhat('?s|\s+is|\s+does)\s+" + _PAGE + r"\s+(all\s+)?(about|cover|covering|discuss|talk\s+about|say)\s*\??$|"
         r"\bwhat\s+(is|are)\s+(the\s+)?(topics?|subject|main\s+points?|sections?|contents?)\s+(of|in|covered\s+(by|in))\s+" + _PAGE + r"|"
-        r"\b(summari[sz]e|summary\s+of|overview\s+of|tl;?dr)\s+" + _PAGE + r"|\bwhat\s+(topics|things)\s+(does|do)\s+(it|this|the\s+article|you)\s+cover\b|"
+        r"\b(summari[sz]e|summary\s+of|overview\s+of|tl;?dr)\s+" + _PAGE + r"|\bwhat\s+(topics|things)\s+(does|do)\s+(it|this|you|" + _PAGE + r")\s+cover\b|"
         r"\bwhat\s+(is|are)\s+(this|it)\s+(about|covering)\s*\??$|\b(topic|subject|theme)\s+of\s+" + _PAGE + r"|"
         r"\b(topics?|sections?|subjects?)\s+((are|is)\s+)?(in|of|covered\s+(in|by))\s+" + _PAGE + r"|"
         r"\b(which|what)\s+(articles?|pages?|documents?)\s+(do|can)\s+(you|u)\s+(know|answer|cover|talk)|\bwhat\s+am\s+i\s+reading\b|\bwhat\s+does\s+it\s+cover\b|"
@@ -50,6 +51,7 @@ ORDER = ("author", "date", "title", "source", "about")
 
 def fact_kind(text: str) -> str | None:
     """Which fact about the page a question asks for, or None."""
+    text = expand_abbreviations(text)  # "wat topics does this page cover"
     for kind in ORDER:
         if PATTERNS[kind].search(text):
             return kind

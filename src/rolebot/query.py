@@ -49,7 +49,8 @@ SHORTHAND = {
     "prod": "production", "infra": "infrastructure", "stats": "statistics", "algo": "algorithm",
     "algos": "algorithms", "lib": "library", "libs": "libraries", "viz": "visualization", "diff": "difference",
     "ppl": "people", "abt": "about", "tho": "though", "bc": "because", "b/c": "because", "w/": "with",
-    "w/o": "without", "info": "information", "config": "configuration", "maths": "math",
+    "w/o": "without", "info": "information", "config": "configuration", "maths": "math", "wat": "what",
+    "wut": "what", "wht": "what",
 }
 _EXPANSIONS = {**SHORTHAND, **ABBREVIATIONS}
 _ABBREV = re.compile(
