@@ -129,6 +129,15 @@ def test_a_quote_never_opens_with_a_turn_against_a_sentence_left_out(assistant, 
     assert before.rstrip().endswith("[1]")  # the sentence before it, from the same passage
 
 
+def test_the_sentence_of_an_faq_answer_that_answers_leads_it(assistant):
+    """An FAQ's answer is quoted whole, led by the sentence that answers the question; the
+    sentence that first stood before it follows, from the same FAQ."""
+    ans = assistant.answer("why are deployment skills so valued by companies")
+    assert ans.citations[0].kind == "faq"
+    assert ans.text.startswith("Professionals with deployment and scalability skills are highly valued"), ans.text[:120]
+    assert "Both roles offer excellent long-term growth" in ans.text.split("[1]", 2)[1]
+
+
 def test_faq_question_is_answered_by_its_faq(assistant):
     ans = assistant.answer("Is ML engineering part of data science?")
     assert ans.citations[0].kind == "faq"

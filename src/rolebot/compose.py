@@ -115,7 +115,11 @@ class Composer:
         ranked = sorted(range(len(units)), key=lambda i: row.unit_scores[i], reverse=True)
         top = ranked[0]
         if p.kind == "faq" and len(p.text) <= budget:
-            return [(row.passage, p.text)]
+            # An FAQ's answer is quoted whole; the sentence that answers leads it, unless it
+            # leans on the one before ("This is a common …", "However, …").
+            if best_only or top == 0 or PRONOUN_START.match(units[top]) or TURN.match(units[top]):
+                return [(row.passage, p.text)]
+            return [(row.passage, units[i]) for i in [top] + [i for i in range(len(units)) if i != top]]
         lead = self._item_lead(row.passage, units[top], vec, after)
         blocks = [(row.passage, lead)] if lead else []
         if len(units[top]) + len(lead) > budget:
