@@ -291,5 +291,9 @@ def test_an_opening_pronoun_names_the_pair_only_when_there_is_one():
     assert compared.resolve("what does each one ship?", Topic()) == "what does each one ship (ML Engineer and Data Scientist)?"
     assert compared.resolve("what do data scientists and they share?", Topic()) == "what do data scientists and they share?"
     assert compared.resolve("what is the theory?", Topic()) == "what is the theory?"  # whole words only
+    # "the difference" with nothing named is the difference between the two; named, it is not
+    assert compared.resolve("sum up the difference in one line", Topic()) == "sum up the difference in one line (ML Engineer and Data Scientist)?"
+    assert compared.resolve("what's the difference between AI and deep learning?", Topic()) == "what's the difference between AI and deep learning?"
+    assert compared.resolve("is python harder than sql?", Topic()) == "is python harder than sql?"
     # Several articles (or one that compares nothing): no pair to name.
     assert conversation(None).resolve("what do they have in common?", Topic()) == "what do they have in common?"
