@@ -83,17 +83,6 @@ def test_a_role_the_article_never_names_is_not_answered_for_one_it_compares(assi
 
 @pytest.mark.parametrize(
     "question, kind",
-    [("how much do data scientists rely on statistics", "answer"), ("how much statistics does an ml engineer need", "answer"),
-     ("how much does a data scientist earn?", "not_found"), ("how much does a DS make in bangalore?", "not_found")],
-)
-def test_a_not_covered_entrys_function_words_are_weak_evidence(assistant, question, kind):
-    """"how much each role earns" lends "much" to the scope check: alone it no longer refuses a
-    question the article answers, and with the pay it asks about it still does."""
-    assert assistant.answer(question).kind == kind
-
-
-@pytest.mark.parametrize(
-    "question, kind",
     [("is pytorch better than tensorflow?", "not_found"), ("docker vs kubernetes, which is better?", "not_found"),
      ("whats the difference between airflow and mlflow", "not_found"), ("is power bi better than tableau?", "not_found"),
      # the same things asked about, not weighed against each other; and what the article does set apart

@@ -27,12 +27,6 @@ WEIGHS = re.compile(r"\b(better|worse|easier|harder|best|than|versus|vs\.?|diffe
 NEAR = 4  # words apart in the question: "power bi better than tableau"
 RARE_LINES = 8  # lines of a document that may name a thing it only lists
 LINE = re.compile(r"\n|(?<=[.!?])\s+")  # the sentences and list items of a unit
-# Words of a not-covered entry that say how, not what ("how much each role earns", "how specific
-# algorithms work"): a question using only these ("how much statistics …?") is weak evidence of
-# that topic. How weak: on the dev sets 0.2-0.4 answered alike and refused every out-of-scope
-# turn; at 0.1 "how much does a DS make in bangalore?" was answered.
-FUNCTION_WORDS = ("much", "many", "whether", "specific", "particular", "certain", "various")
-WEAK_SCOPE_WORD = 0.3
 ABSTAIN_THRESHOLD = 0.7
 CONFIDENCE_WEIGHTS = {"bias": -3.46, "dense": 9.22, "coverage": 1.12, "scope": -39.98, "scope_word": -21.03}
 
@@ -65,7 +59,6 @@ class Confidence:
                     for w in {stem(w) for w in all_words(line)} - STOPWORDS:
                         where.setdefault(w, []).append((p, u, n))
         self._rare = {doc: {w: tuple(at) for w, at in where.items() if len(at) <= RARE_LINES} for doc, where in lines.items()}
-        self._weak = {stem(w) for w in FUNCTION_WORDS}
         self._scope_stems = {
             doc: {stem(w) for w in content_words(" ".join(entries.get(doc, {}).get("not_covered", merged)))} - words
             for doc, words in own.items()
@@ -80,10 +73,8 @@ class Confidence:
         near_scope = float((scope @ vec).max()) if len(scope) else 0.0
         declared = self._scope_stems.get(self.retriever.passages[top.passage].doc, set())
         doc = self.retriever.passages[top.passage].doc
-        hits = {self.retriever.stem(w) for w in words} & declared
-        scope_word = float(bool(hits - self._weak) or self._other_role(normalized, doc) or self._never_compared(normalized, doc))
-        if not scope_word and hits:
-            scope_word = WEAK_SCOPE_WORD
+        scope_word = float(any(self.retriever.stem(w) in declared for w in words)
+                           or self._other_role(normalized, doc) or self._never_compared(normalized, doc))
         return {
             "dense": top.dense,  # best cosine between the question and a passage, sentence or list item
             "coverage": len(known) / len(words) if words else 0.0,  # question words the knowledge uses
