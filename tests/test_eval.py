@@ -27,16 +27,16 @@ FLOORS = {  # eval/questions.jsonl: a dev set (the confidence weights and thresh
 # eval/test.jsonl: written blind, read only as totals. Floors a little under today's figures
 # (README), far under the targets of the quality issue, which are not met yet.
 TEST_FLOORS = {
-    "hit@1": 0.67,  # 0.685 today, 0.662 before an opening "they" named the two roles (README)
+    "hit@1": 0.66,  # 0.677 today, 0.685 before "the difference" named the two roles (README)
     "hit@3": 0.87,  # 0.885 today
-    "answer_acc": 0.80,  # 0.817 today, 0.796 before the tenth session
-    "lead": 0.70,  # 0.718 today, 0.704 before the tenth session
-    "answered": 0.92,  # 0.937 today, 0.915 before an opening "they" named the two roles
+    "answer_acc": 0.81,  # 0.824 today, 0.817 before the eleventh session, 0.796 before the tenth
+    "lead": 0.72,  # 0.739 today, 0.718 before the eleventh session, 0.704 before the tenth
+    "answered": 0.94,  # 0.951 today, 0.937 before the eleventh session, 0.915 before the tenth
     "abstain_recall": 0.95,  # 0.968 today, 0.935 before a role the article never names counted as out of scope
     "facts": 0.90,
     "smalltalk": 0.85,  # 0.882 today, 0.824 before the small-talk work on eval/dev-smalltalk.jsonl
-    "conversations": 0.47,  # 17 of 34 today, 15 before the template questions
-    "follow_ups": 0.69,  # 0.714 today, 0.694 before the aspect score
+    "conversations": 0.55,  # 20 of 34 today, 17 before the eleventh session's follow-up work
+    "follow_ups": 0.73,  # 0.755 today, 0.714 before the eleventh session
 }
 # eval/dev-blind.jsonl: written blind like the test set, but a dev set (its failures were read).
 BLIND_DEV_FLOORS = {"hit@1": 0.63, "hit@3": 0.87, "answer_acc": 0.82, "lead": 0.71, "answered": 0.93,
@@ -68,6 +68,16 @@ def test_blind_dev_set_stays_at_its_level(assistant):
     assert {k: v for k, v in rows.items() if k in BLIND_DEV_FLOORS and v < BLIND_DEV_FLOORS[k]} == {}
 
 
+def test_second_blind_dev_set_stays_at_its_level(assistant):
+    """eval/dev-blind-2.jsonl: 160 single questions written blind in the eleventh session; dev
+    (failures read). Today hit@1 0.736, answer_acc 0.800, lead 0.742, answered 0.958, abstain
+    recall 0.733 (0.633 on the code before that session), facts and small talk 1.0."""
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-blind-2.jsonl"), baselines=False).rows["rolebot"]
+    floors = {"hit@1": 0.70, "answer_acc": 0.77, "lead": 0.71, "answered": 0.93, "abstain_recall": 0.70,
+              "facts": 0.9, "smalltalk": 0.9}
+    assert {k: v for k, v in rows.items() if k in floors and v < floors[k]} == {}
+
+
 def test_dev_conversations_follow_the_topic(assistant):
     rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations.jsonl"), baselines=False).rows["rolebot"]
     # 0.6 today (0.8 before the template questions: one turn's gold is another passage than the
@@ -75,11 +85,17 @@ def test_dev_conversations_follow_the_topic(assistant):
     assert rows["conversations"] >= 0.5 and rows["follow_ups"] >= 0.6
     # Written blind like the held-out set, but a dev set: its failures were read.
     rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations-2.jsonl"), baselines=False).rows["rolebot"]
-    assert rows["conversations"] >= 0.45 and rows["follow_ups"] >= 0.6
+    assert rows["conversations"] >= 0.6 and rows["follow_ups"] >= 0.78  # 0.675 / 0.844 today
     # 46 conversations of follow-ups in many phrasings, written blind; a dev set (failures read).
-    # 0.326 / 0.500 today: the weakest set, see README "Where it falls short".
+    # 0.391 / 0.568 today (0.326 / 0.500 before the eleventh session): the weakest set, see README
+    # "Where it falls short".
     rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-followups.jsonl"), baselines=False).rows["rolebot"]
-    assert rows["conversations"] >= 0.28 and rows["follow_ups"] >= 0.45
+    assert rows["conversations"] >= 0.34 and rows["follow_ups"] >= 0.52
+    # 40 more, written blind in the eleventh session; dev (failures read). 0.550 / 0.764 today,
+    # 0.450 / 0.691 on the code before that session; out-of-scope turns 0.875 (0.688 before).
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations-3.jsonl"), baselines=False)
+    assert rows.rows["rolebot"]["conversations"] >= 0.5 and rows.rows["rolebot"]["follow_ups"] >= 0.72
+    assert rows.categories["turns: out of scope"]["ok"] >= 0.8
 
 
 def test_rolebot_beats_both_baselines_by_a_wide_margin(report):
