@@ -1,5 +1,6 @@
 """`rolebot add`, `list` and `remove`: captured pages become knowledge; several documents."""
 
+import os
 import shutil
 
 import pytest
@@ -18,13 +19,20 @@ SECOND = ROOT / "tests" / "data" / "ingest" / "product-vs-project-manager.txt"
 
 @pytest.fixture(scope="module")
 def two_docs(tmp_path_factory, embedder):
-    """The curated article plus an unrelated second article added with `rolebot add`."""
+    """The curated article plus an unrelated second article added with `rolebot add`, built as
+    a user's build is (the encoder fine-tuned on both), so that the article's figures beside it
+    compare with its own adapted build's."""
     root = tmp_path_factory.mktemp("kb")
     knowledge, index_dir = root / "knowledge", root / "index"
     knowledge.mkdir()
     shutil.copy(ARTICLE, knowledge / ARTICLE.name)
     args = ["--knowledge", str(knowledge), "--index", str(index_dir)]
-    assert main(args + ["add", str(SECOND), "--url", "https://example.org/pm"]) == 0
+    before = os.environ.get("ROLEBOT_ADAPT")
+    os.environ["ROLEBOT_ADAPT"] = "1"
+    try:
+        assert main(args + ["add", str(SECOND), "--url", "https://example.org/pm"]) == 0
+    finally:
+        os.environ["ROLEBOT_ADAPT"] = before if before is not None else "0"
     retriever = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=embedder, auto_build=False)
     return knowledge, index_dir, args, retriever
 
@@ -66,16 +74,16 @@ def test_quality_holds_with_a_second_document(two_docs, assistant):
     items = load_set(ROOT / "eval" / "questions.jsonl")
     alone = evaluate(assistant, items, baselines=False).rows["rolebot"]
     both = evaluate(Assistant(retriever), items, baselines=False).rows["rolebot"]
-    # 0.09: questions that name neither role ("how do the two roles collaborate on a project?",
-    # "what software do people in both jobs use?") have a second comparison article to answer
-    # them, and each article's template questions ("What do {both} have in common?") and aspect
-    # rows (aspects.py: its sections with the names taken out) meet them alike. Measured (onnx,
-    # through the CLI): hit@1 0.877 alone, 0.790 beside the second article, answer_acc 0.935 and
-    # 0.862; without the aspect score 0.848 alone, 0.797 beside it, answer_acc 0.913 and 0.870 —
-    # the second article takes the aspect gain back, it does not fall below where it was (0.07
-    # was the tolerance before the aspect score; 0.783 beside it then).
+    # Questions that name neither role ("how do the two roles collaborate on a project?", "what
+    # software do people in both jobs use?") have a second comparison article to answer them, and
+    # each article's template questions ("What do {both} have in common?") and aspect rows
+    # (aspects.py) meet them alike. Until the eleventh session this fixture built without the
+    # fine-tune and was compared with the adapted article (hit@1 0.877 alone, 0.790 beside it,
+    # tolerance 0.09); a shorthand expansion ("viz" -> "visualization") then moved one item of
+    # that unadapted build to 0.783. Built as users build, the article scores hit@1 0.833 beside
+    # the second one (0.877 alone), through the CLI and with the torch reference alike.
     for metric in ("hit@1", "hit@3", "answer_acc", "abstain_recall"):
-        assert both[metric] >= alone[metric] - 0.09, (metric, alone[metric], both[metric])
+        assert both[metric] >= alone[metric] - 0.07, (metric, alone[metric], both[metric])
 
 
 def test_remove_rebuilds_without_the_document(two_docs, tmp_path, capsys):
