@@ -22,6 +22,8 @@ from rolebot.smalltalk import smalltalk_kind, strip_pleasantries
         ("which python libs tho", "which python libraries though"),
         ("who keeps it running in prod w/o infra ppl", "who keeps it running in production without infrastructure people"),
         ("stats or maths?", "statistics or math?"),
+        ("docker n kubernetes", "docker and kubernetes"),
+        ("R&D", "R&D"),
         ("products", "products"),
     ],
 )
@@ -87,6 +89,9 @@ def test_speller_fixes_unknown_words_towards_the_corpus():
         ("am i chatting with a robot", "about"),
         ("what model are you?", "about"),
         ("who are you exactly", "about"),
+        ("bet, ty", "thanks"),
+        ("I appreciate your assistance.", "thanks"),
+        ("what support do ML engineers give", None),
         ("what are you really", "about"),
         ("what does a data scientist do exactly", None),
         ("??", None),
@@ -176,6 +181,9 @@ def test_follow_up_moves(text, move):
         ("explain the difference between DS and MLE", "what tools do ML engineers use?",
          "explain the difference between DS and MLE"),
         ("and ml engineer salary?", "data scientist skills?", "and ml engineer salary?"),
+        # "these two jobs" names both: a new question, whatever came before
+        ("Why are these two jobs so popular these days?", "How much does that course cost?",
+         "Why are these two jobs so popular these days?"),
         # Asking to pick between the roles is about both: the last role discussed is not added.
         ("so which one does the system design?", "tell me about the DS side", "so which one does the system design?"),
         ("which of them experiments more?", "what does an MLE do?", "which of them experiments more?"),

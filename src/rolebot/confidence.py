@@ -23,10 +23,15 @@ NOT_A_ROLE_WORD = STOPWORDS | {"senior", "junior", "lead", "principal", "staff",
                                "future", "typical", "average", "experienced", "entry", "successful", "professional"}
 # A question that weighs one thing against another.
 WEIGHS = re.compile(r"\b(better|worse|easier|harder|best|than|versus|vs\.?|difference\s+between|differ|compared?|"
-                    r"prefer\w*|(learn|pick|choose|use)\s+first|which\s+(one|is|should))\b", re.I)
+                    r"prefer\w*|first|pick|choose|which\s+(one|is|should))\b", re.I)
 NEAR = 4  # words apart in the question: "power bi better than tableau"
 RARE_LINES = 8  # lines of a document that may name a thing it only lists
 LINE = re.compile(r"\n|(?<=[.!?])\s+")  # the sentences and list items of a unit
+# Words of a not-covered entry that say how, not what ("how specific algorithms … work",
+# "certifications and whether they are worth it"): "which MLOps tools specifically?" is not about
+# algorithms. "much" ("how much each role earns") stays: held out, a "how much" turn is out of
+# scope more often than not (README, "What did not").
+HEDGES = ("specific", "whether", "particular", "certain", "various")
 ABSTAIN_THRESHOLD = 0.7
 CONFIDENCE_WEIGHTS = {"bias": -3.46, "dense": 9.22, "coverage": 1.12, "scope": -39.98, "scope_word": -21.03}
 
@@ -59,8 +64,9 @@ class Confidence:
                     for w in {stem(w) for w in all_words(line)} - STOPWORDS:
                         where.setdefault(w, []).append((p, u, n))
         self._rare = {doc: {w: tuple(at) for w, at in where.items() if len(at) <= RARE_LINES} for doc, where in lines.items()}
+        hedges = {stem(w) for w in HEDGES}
         self._scope_stems = {
-            doc: {stem(w) for w in content_words(" ".join(entries.get(doc, {}).get("not_covered", merged)))} - words
+            doc: {stem(w) for w in content_words(" ".join(entries.get(doc, {}).get("not_covered", merged)))} - words - hedges
             for doc, words in own.items()
         }
 

@@ -50,7 +50,7 @@ SHORTHAND = {
     "algos": "algorithms", "lib": "library", "libs": "libraries", "viz": "visualization", "diff": "difference",
     "ppl": "people", "abt": "about", "tho": "though", "bc": "because", "b/c": "because", "w/": "with",
     "w/o": "without", "info": "information", "config": "configuration", "maths": "math", "wat": "what",
-    "wut": "what", "wht": "what",
+    "wut": "what", "wht": "what", "n": "and", "&": "and",
 }
 _EXPANSIONS = {**SHORTHAND, **ABBREVIATIONS}
 _ABBREV = re.compile(
@@ -204,6 +204,8 @@ def resolve_follow_up(question: str, previous: str | None) -> str:
     if not previous:
         return question
     q = expand_abbreviations(question.strip())  # "and for ML eng?" names a role too
+    if GROUP_REFERENCE.search(q):  # "why are these two jobs so popular?" names both
+        return question
     roles = _roles(q)
     body = FOLLOW_UP_START.sub("", q).strip(" ,.?!")
     content = content_words(ROLE.sub(" ", COMPARING.sub(" ", body)))

@@ -29,7 +29,8 @@ KIND_WORDS = {
             "sure", "awesome", "perfect", "fine", "hmm", "hm", "yes", "yeah", "yep", "yup", "no", "nope", "wow",
             "interesting", "noted", "right", "clear", "excellent", "amazing", "brilliant", "lovely", "neat", "fair",
             "gotcha", "got", "it", "makes", "sense", "helpful", "useful", "super", "fantastic", "lol", "haha", "hehe",
-            "nvm", "nevermind", "thumbs", "understand", "glad", "rock", "rocks", "helped", "helps"},
+            "nvm", "nevermind", "thumbs", "understand", "glad", "rock", "rocks", "helped", "helps", "bet", "aight",
+            "ight", "word", "dope", "sweet"},
 }
 PRIORITY = ("bye", "thanks", "sorry", "greeting", "ack")
 FILLER = {
@@ -39,6 +40,7 @@ FILLER = {
     "me", "too", "now", "to", "have", "one", "sir", "madam", "dear", "guys", "folks", "its", "that's", "thats",
     "ok", "good", "my", "bad", "be", "will", "take", "care", "nice", "talk", "soon", "everything", "all",
     "information", "explanation", "reply", "indeed", "totally", "quite", "pretty", "kind", "of", "very", "vry",
+    "assistance", "support", "guidance",
     "pls", "please", "plz", "job", "work", "stuff", "know", "mind", "never", "anyway", "up", "are", "now", "get",
     "typo", "typed", "wrong", "mistake", "meant", "it's", "done", "answers", "explaining", "explained",
     # what an apology or a thank-you is for ("sorry i pressed enter by mistake", "thanks for your patience")
