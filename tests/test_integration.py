@@ -86,6 +86,7 @@ def test_a_role_the_article_never_names_is_not_answered_for_one_it_compares(assi
     [("is pytorch better than tensorflow?", "not_found"), ("docker vs kubernetes, which is better?", "not_found"),
      ("whats the difference between airflow and mlflow", "not_found"), ("is power bi better than tableau?", "not_found"),
      ("Should I learn AWS or Azure first?", "not_found"), ("whats the diff between docker n kubernetes", "not_found"),
+     ("REST or gRPC, which is better for serving models?", "not_found"),  # two things it never names
      # the same things asked about, not weighed against each other; and what the article does set apart
      ("do ML engineers use PyTorch?", "answer"), ("what are docker and kubernetes used for by ML engineers?", "answer"),
      ("is tableau more of a DS thing or an MLE thing", "answer"), ("what is the brain vs body comparison about?", "answer"),

@@ -106,15 +106,22 @@ class Confidence:
     def _never_compared(self, question: str, doc: str) -> bool:
         """A question that weighs two things the document only ever lists side by side ("is
         PyTorch better than TensorFlow?" of an article whose every mention is "TensorFlow /
-        PyTorch"): it finds them, but nothing there tells them apart."""
+        PyTorch"): it finds them, but nothing there tells them apart. Or two things the knowledge
+        never names at all, set directly against each other ("REST or gRPC, which is better for
+        serving models?"): the rest of the question can find a passage all the same."""
         if not WEIGHS.search(question):
             return False
         asked = [self.retriever.stem(w) for w in all_words(ROLE.sub(" ", expand_abbreviations(question)))]
         rare = self._rare.get(doc, {})
         for i, a in enumerate(asked):
             for n, b in enumerate(asked[i + 1 : i + 1 + NEAR], i + 1):
+                if a == b or a in STOPWORDS or b in STOPWORDS or not _weighed(asked, i, n):
+                    continue
+                if n == i + 2 and asked[i + 1] in ("or", "vs", "versus") and min(len(a), len(b)) > 2 and not (
+                        self.retriever.knows_stem(a) or self.retriever.knows_stem(b)):
+                    return True  # "REST or gRPC?": two things the knowledge never names
                 at = [rare[w] for w in (a, b) if w in rare]
-                if a == b or a in STOPWORDS or b in STOPWORDS or not at or not _weighed(asked, i, n):
+                if not at:
                     continue
                 if all(_side_by_side(self._line(*where), a, b) for where in min(at, key=len)):
                     return True

@@ -130,6 +130,9 @@ class Retriever:
         """Whether the knowledge uses the word in some form ("startup" ~ "startups")."""
         return self.stem(word) in self._known_stems
 
+    def knows_stem(self, stem: str) -> bool:
+        return stem in self._known_stems
+
     def normalize(self, query: str) -> str:
         return self.speller.correct(name_the_pair(expand_abbreviations(query), self.pair))
 
