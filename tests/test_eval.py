@@ -87,7 +87,7 @@ def test_dev_conversations_follow_the_topic(assistant):
     rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations-2.jsonl"), baselines=False).rows["rolebot"]
     assert rows["conversations"] >= 0.6 and rows["follow_ups"] >= 0.78  # 0.675 / 0.844 today
     # 46 conversations of follow-ups in many phrasings, written blind; a dev set (failures read).
-    # 0.391 / 0.568 today (0.326 / 0.500 before the eleventh session): the weakest set, see README
+    # 0.391 / 0.581 today (0.326 / 0.500 before the eleventh session): the weakest set, see README
     # "Where it falls short".
     rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-followups.jsonl"), baselines=False).rows["rolebot"]
     assert rows["conversations"] >= 0.34 and rows["follow_ups"] >= 0.52
@@ -95,6 +95,12 @@ def test_dev_conversations_follow_the_topic(assistant):
     # 0.450 / 0.691 on the code before that session; out-of-scope turns 0.875 (0.688 before).
     rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations-3.jsonl"), baselines=False)
     assert rows.rows["rolebot"]["conversations"] >= 0.5 and rows.rows["rolebot"]["follow_ups"] >= 0.72
+    assert rows.categories["turns: out of scope"]["ok"] >= 0.8
+    # 40 more, written blind later that session (totals first, then failures read for its last
+    # changes): 0.425 / 0.617 today, 0.325 / 0.596 on the code before the session; out-of-scope
+    # turns 0.875 (0.708 before).
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations-4.jsonl"), baselines=False)
+    assert rows.rows["rolebot"]["conversations"] >= 0.37 and rows.rows["rolebot"]["follow_ups"] >= 0.57
     assert rows.categories["turns: out of scope"]["ok"] >= 0.8
 
 
