@@ -77,8 +77,8 @@ class Confidence:
         known = [w for w in words if w in vocab]
         scope = self.retriever.data.scope_vectors
         near_scope = float((scope @ vec).max()) if len(scope) else 0.0
-        declared = self._scope_stems.get(self.retriever.passages[top.passage].doc, set())
         doc = self.retriever.passages[top.passage].doc
+        declared = self._scope_stems.get(doc, set())
         scope_word = float(any(self.retriever.stem(w) in declared for w in words)
                            or self._other_role(normalized, doc) or self._never_compared(normalized, doc))
         return {
