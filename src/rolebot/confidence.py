@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 
-from .query import ROLE, STOPWORDS, content_words, expand_abbreviations
+from .query import ROLE, STOPWORDS, content_words
 from .query import words as all_words
 from .retriever import Retriever, Scored
 
@@ -71,7 +71,8 @@ class Confidence:
         }
 
     def signals(self, normalized: str, vec, top: Scored) -> dict:
-        """The evidence behind the confidence figure, each in about 0..1."""
+        """The evidence behind the confidence figure, each in about 0..1, for a question as
+        Retriever.normalize left it (abbreviations already expanded)."""
         words = content_words(normalized)
         vocab = self.retriever.vocabulary
         known = [w for w in words if w in vocab]
@@ -93,7 +94,6 @@ class Confidence:
     def _other_role(self, question: str, doc: str) -> bool:
         """A question about a role the document never names ("what does a data engineer do?"):
         it counts like a declared not-covered word. A role the document compares does not."""
-        question = expand_abbreviations(question)
         named = [m.span() for m in ROLE.finditer(question)]
         known = self._roles.get(doc, set())
         for m in ROLE_PHRASE.finditer(question):
@@ -111,7 +111,7 @@ class Confidence:
         serving models?"): the rest of the question can find a passage all the same."""
         if not WEIGHS.search(question):
             return False
-        asked = [self.retriever.stem(w) for w in all_words(ROLE.sub(" ", expand_abbreviations(question)))]
+        asked = [self.retriever.stem(w) for w in all_words(ROLE.sub(" ", question))]
         rare = self._rare.get(doc, {})
         for i, a in enumerate(asked):
             for n, b in enumerate(asked[i + 1 : i + 1 + NEAR], i + 1):

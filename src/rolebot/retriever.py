@@ -128,7 +128,7 @@ class Retriever:
 
     def knows(self, word: str) -> bool:
         """Whether the knowledge uses the word in some form ("startup" ~ "startups")."""
-        return self.stem(word) in self._known_stems
+        return self.knows_stem(self.stem(word))
 
     def knows_stem(self, stem: str) -> bool:
         return stem in self._known_stems
