@@ -35,6 +35,14 @@ def test_tools_answer_names_the_tools(assistant):
     assert len(ans.text) <= 650
 
 
+def test_a_question_asking_which_software_leads_with_the_names(assistant):
+    # "visualization" matches the responsibility "Creating dashboards, reports, and
+    # visualizations" more closely than any tool; the question asks for a name, so the item that
+    # names the tools leads (retriever.NAMES_BONUS).
+    ans = assistant.answer("which visualization software should a data scientist know")
+    assert ans.kind == "answer" and re.search(r"Tableau|Power BI", ans.text[:200]), ans.text
+
+
 def _quoted_segments(text: str):
     """(marker number, quoted text) pairs: every piece of the answer and the source it cites."""
     for match in re.finditer(r"(.+?)\s*\[(\d+)\]", text, re.S):

@@ -305,3 +305,54 @@ def test_an_opening_pronoun_names_the_pair_only_when_there_is_one():
     assert compared.resolve("is python harder than sql?", Topic()) == "is python harder than sql?"
     # Several articles (or one that compares nothing): no pair to name.
     assert conversation(None).resolve("what do they have in common?", Topic()) == "what do they have in common?"
+
+
+@pytest.mark.parametrize("text, asks", [("which visualization software should a data scientist know", True),
+                                        ("what tools do data scientists use for dashboards?", True),
+                                        ("with which language?", True),
+                                        ("which one is better for beginners?", False),  # asks which role, not a name
+                                        ("what programming languages does a DS use", True),
+                                        ("what do they use Airflow for?", False),
+                                        ("what does an ML engineer do?", False)])
+def test_a_question_asking_for_a_name(text, asks):
+    from rolebot.query import asks_for_names
+
+    assert asks_for_names(text) == asks
+
+
+def test_a_piece_names_something_when_the_knowledge_writes_the_word_only_capitalised():
+    from types import SimpleNamespace
+
+    from rolebot.pieces import Pieces
+
+    class P(SimpleNamespace):
+        def pieces(self):
+            return [(0, t) for t in self.texts]
+
+    texts = ["Creating dashboards, reports, and visualizations",  # capitalised only where the item starts
+             "Data Scientists commonly use: Tableau / Power BI",  # names after the lead-in
+             "Python or R for analysis",  # a name where the item starts still leaves "R"
+             "Like working with Data Scientists",  # a title's words name the subject, not an answer
+             "Both use cloud platforms. However, Cloud work differs."]  # "cloud" is written in lower case too
+    data = SimpleNamespace(passages=[P(texts=texts, text=" ".join(texts), title="ML Engineer vs Data Scientist")])
+    assert Pieces(data).named(0).tolist() == [0.0, 1.0, 1.0, 0.0, 0.0]
+
+
+def test_a_refused_turn_that_names_no_role_is_no_antecedent_for_they():
+    from types import SimpleNamespace
+
+    from rolebot.conversation import Conversation
+
+    conversation = Conversation(SimpleNamespace(passages=[], data=SimpleNamespace(units=[]), pair=("ML Engineer", "Data Scientist")))
+    conversation.locate = lambda reply: () if "doesn't cover" in reply else ((0, 0, 0),)
+    history = [{"role": "user", "content": "What cloud stuff do ML engineers use?"},
+               {"role": "assistant", "content": "ML Engineers commonly use: AWS SageMaker [1]"},
+               {"role": "user", "content": "Should I learn AWS or Azure first?"},
+               {"role": "assistant", "content": "The article doesn't cover that."}]
+    topic = conversation.topic(history)
+    assert topic.question == "Should I learn AWS or Azure first?" and topic.subject == "What cloud stuff do ML engineers use?"
+    assert conversation.resolve("what do they use Airflow for?", topic) == "what do they use Airflow for (ML engineers)?"
+    # Answered, the turn stays the antecedent; and a turn that names its subject needs none.
+    answered = conversation.topic(history[:3] + [{"role": "assistant", "content": "Cloud platforms [1]"}])
+    assert conversation.resolve("what do they cost?", answered) == "what do they cost (Should I learn AWS or Azure first)?"
+    assert conversation.resolve("do data scientists use Airflow?", topic) == "do data scientists use Airflow?"

@@ -13,6 +13,7 @@ import re
 from .knowledge import LIST_ITEM
 from .query import content_words
 from .aspects import ASPECT_WEIGHT
+from .retriever import names_bonus
 
 MAX_ANSWER_CHARS = 600
 # A runner-up this close to the best passage is quoted too: 0.1 of a cosine, on the ranking's
@@ -88,7 +89,9 @@ class Composer:
         lead = self._definition_lead(question, rows)
         anchor = sequence_anchor(question)
         after = self.retriever.embedder.encode_queries([self.retriever.normalize(anchor)])[0] if anchor else None
-        picked = lead + [b for b in self._blocks(best, vec, MAX_ANSWER_CHARS - _size(lead), after=after) if b not in lead]
+        names = names_bonus(question)
+        picked = lead + [b for b in self._blocks(best, vec, MAX_ANSWER_CHARS - _size(lead), after=after, names=names)
+                         if b not in lead]
         room = MAX_ANSWER_CHARS - _size(picked)
         for second in rows[1:2]:
             if second.fused >= best.fused - SECOND_PASSAGE_MARGIN and room > 80 and second.passage not in {p for p, _ in picked}:
@@ -107,7 +110,7 @@ class Composer:
                     return [(first, units[0])]
         return []
 
-    def _blocks(self, row, vec, budget: int, best_only: bool = False, after=None) -> list[tuple[int, str]]:
+    def _blocks(self, row, vec, budget: int, best_only: bool = False, after=None, names: float = 0.0) -> list[tuple[int, str]]:
         p = self.passages[row.passage]
         units = self.retriever.data.units[row.passage]
         if not units:
@@ -120,7 +123,7 @@ class Composer:
             if best_only or top == 0 or PRONOUN_START.match(units[top]) or TURN.match(units[top]):
                 return [(row.passage, p.text)]
             return [(row.passage, units[i]) for i in [top] + [i for i in range(len(units)) if i != top]]
-        lead = self._item_lead(row.passage, units[top], vec, after)
+        lead = self._item_lead(row.passage, units[top], vec, after, names)
         blocks = [(row.passage, lead)] if lead else []
         if len(units[top]) + len(lead) > budget:
             return blocks if len(lead) <= budget else []
@@ -137,7 +140,7 @@ class Composer:
         order = first + sorted(i for i in chosen if i not in first)
         return blocks + [(row.passage, units[i]) for i in order]
 
-    def _item_lead(self, passage: int, unit: str, vec, after=None) -> str:
+    def _item_lead(self, passage: int, unit: str, vec, after=None, names: float = 0.0) -> str:
         """For a long list, the item(s) that answer, in bold, to stand before the list. For a
         "what comes after X?" question (``after``: X's vector), the item after the one that
         matches X best."""
@@ -149,7 +152,7 @@ class Composer:
                 return f"**{LIST_ITEM.sub('', items[step]).strip()}**"
         if len(items) < LEAD_ITEMS_MIN:
             return ""
-        scores = self.retriever.pieces.items(passage, unit, vec)
+        scores = self.retriever.pieces.items(passage, unit, vec, names)
         if not scores:
             return ""
         best = max(scores)

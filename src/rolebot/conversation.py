@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from . import config
 from .facts import fact_kind
 from .knowledge import LIST_ITEM
-from .query import ROLE, clean_text, content_words, is_fragment, names_a_role, resolve_follow_up
+from .query import PRONOUN, ROLE, clean_text, content_words, is_fragment, names_a_role, resolve_follow_up
 from .smalltalk import smalltalk_kind, strip_pleasantries
 
 # Words that, with no conversation yet, can only mean the two things a comparison compares.
@@ -56,6 +56,9 @@ class Topic:
     question: str | None = None  # the last real question, self-contained
     quoted: tuple[tuple[int, int, int], ...] = ()  # (passage, unit, line) the last answer quoted, in order
     lead: tuple[tuple[int, int, int], ...] = ()  # those of its first paragraph: the point of the answer
+    # The last answered question that named a role: what "they" means after a turn the article
+    # could not answer and that named none ("should I learn AWS or Azure first?").
+    subject: str | None = None
 
     @property
     def passages(self) -> list[int]:
@@ -110,10 +113,12 @@ class Conversation:
                     # "in a startup tho?" is about the last question: the next turn's topic says so.
                     pending = in_context(pending, topic.question)
                 if pending is not None:
-                    topic = Topic(pending)
+                    topic = Topic(pending, subject=topic.subject)
             elif message.get("role") == "assistant" and pending is not None:
                 text = text[: 4 * config.MAX_QUESTION_CHARS]  # a reply is at most ~600 characters
-                topic = Topic(pending, self.locate(text), self.locate(text.split("\n\n")[0]))
+                quoted = self.locate(text)
+                subject = pending if quoted and names_a_role(pending) else topic.subject
+                topic = Topic(pending, quoted, self.locate(text.split("\n\n")[0]), subject)
                 pending = None
         return topic
 
@@ -134,7 +139,11 @@ class Conversation:
             # compares: named, the question finds them (0.26 -> 0.81 to the section it asks for).
             # So can "sum up the difference in one line" (0.21 -> 0.42), unless it says between what.
             return f"{text.rstrip(' ?.!')} ({self.pair[0]} and {self.pair[1]})?"[: config.MAX_QUESTION_CHARS]
-        previous = topic.question[:MAX_BORROWED_CHARS] if topic.question else None
+        previous = topic.question
+        if (previous and topic.subject and not topic.quoted and not names_a_role(previous)
+                and PRONOUN.search(text) and not names_a_role(text)):
+            previous = topic.subject  # a refused turn that named no role is no antecedent for "they"
+        previous = previous[:MAX_BORROWED_CHARS] if previous else None
         return resolve_follow_up(text, previous)[: config.MAX_QUESTION_CHARS]
 
     def locate(self, reply: str) -> tuple[tuple[int, int, int], ...]:

@@ -6,9 +6,17 @@ The retriever ranks passages with them; the composer picks which unit and items 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from . import index as index_mod
+
+# A name is a word the knowledge writes only capitalised ("Tableau", "SageMaker", "SQL") where no
+# sentence or list item starts, and no word of a title (a title names the subject, not an answer).
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-/+][A-Za-z0-9]+)*")
+OPENS = re.compile(r"(?:^|[:.!?]\s+)$")
+LOWER_WORD = re.compile(r"\b[a-z][a-z0-9]*(?:[-/+][a-z0-9]+)*\b")
 
 
 class Pieces:
@@ -17,33 +25,62 @@ class Pieces:
     def __init__(self, data: index_mod.IndexData):
         self.data = data
         self._views_of: dict[int, list[int]] | None = None
+        self._named: dict[int, np.ndarray] = {}
+        self._common: set[str] | None = None
 
-    def units(self, passages: list[int], vec) -> tuple[list[tuple], np.ndarray]:
+    def units(self, passages: list[int], vec, names: float = 0.0) -> tuple[list[tuple], np.ndarray, np.ndarray]:
         """For each passage, the cosine of each answer unit: the best of its pieces (a list
-        scores by its best item), and its best unit (-1 if it has none). One product and one
-        reduction for all of them: per passage in a Python loop this was most of a cached
-        answer's time (~1.5 ms for 60 candidates)."""
+        scores by its best item), its best piece's cosine (-1 if it has none), and the best
+        again as the ranking counts it: with ``names`` added for a piece that names something
+        (a question asking which tool or language). One product and one reduction for all of
+        them: per passage in a Python loop this was most of a cached answer's time (~1.5 ms for
+        60 candidates)."""
         if not passages:
-            return [], np.zeros(0)
+            return [], np.zeros(0), np.zeros(0)
         d = self.data
         ps = np.asarray(passages)
         lo, hi = d.piece_offsets[ps], d.piece_offsets[ps + 1]
         lengths = hi - lo
         if not lengths.any():
-            return [()] * len(passages), np.full(len(passages), -1.0)
+            return [()] * len(passages), np.full(len(passages), -1.0), np.full(len(passages), -1.0)
         rows = _spans(lo, lengths)
         units = d.piece_unit[rows]
         # Units per passage: one more than its highest unit number among its pieces (0 if none).
         counts = np.zeros(len(ps), dtype="int64")
         np.maximum.at(counts, np.repeat(np.arange(len(ps)), lengths), units + 1)
         base = np.r_[0, np.cumsum(counts)]
+        owner = np.repeat(np.arange(len(ps)), lengths)
         sims = d.piece_vectors[rows] @ vec
+        top = np.full(len(ps), -1.0)
+        np.maximum.at(top, owner, sims)
+        if names:
+            sims = sims + names * np.concatenate([self.named(int(p)) for p in ps])
+        ranked = np.full(len(ps), -1.0)
+        np.maximum.at(ranked, owner, sims)
         best = np.full(int(base[-1]), -1.0)
         np.maximum.at(best, np.repeat(base[:-1], lengths) + units, sims)
-        top = np.full(len(ps), -1.0)
-        np.maximum.at(top, np.repeat(np.arange(len(ps)), lengths), sims)
         values = best.tolist()
-        return [tuple(values[base[i] : base[i + 1]]) for i in range(len(ps))], top
+        return [tuple(values[base[i] : base[i + 1]]) for i in range(len(ps))], top, ranked
+
+    def named(self, p: int) -> np.ndarray:
+        """1.0 for each of passage p's pieces that names something (NAME), else 0.0."""
+        if p not in self._named:
+            if self._common is None:  # once, on the first question that asks for a name
+                texts = [q.text for q in self.data.passages]
+                titles = " ".join({q.title for q in self.data.passages}).lower()
+                self._common = set(LOWER_WORD.findall(" ".join(texts))) | set(LOWER_WORD.findall(titles))
+            self._named[p] = np.array([float(self._names(text)) for _, text in self.data.passages[p].pieces()])
+        return self._named[p]
+
+    def _names(self, text: str) -> bool:
+        for m in NAME.finditer(text):
+            word = m.group(0)
+            if word.islower() or OPENS.search(text[: m.start()]):
+                continue
+            low = word.lower()
+            if low not in self._common and low.rstrip("s") not in self._common:
+                return True
+        return False
 
     def aspects(self, passages: list[int], vec) -> np.ndarray:
         """Each passage's best aspect cosine for a query vector with the names taken out (NaN
@@ -60,15 +97,19 @@ class Pieces:
         np.maximum.at(best, np.repeat(np.arange(len(ps)), lengths), d.aspect_vectors[_spans(lo, lengths)] @ vec)
         return best
 
-    def items(self, p: int, unit: str, vec) -> list[float]:
-        """Cosine of each list item of one of passage p's units, in order."""
+    def items(self, p: int, unit: str, vec, names: float = 0.0) -> list[float]:
+        """Cosine of each list item of one of passage p's units, in order (``names`` added for
+        an item that names something, as in units)."""
         try:
             n = self.data.units[p].index(unit)
         except ValueError:
             return []
         lo, hi = self.data.piece_offsets[p], self.data.piece_offsets[p + 1]
-        rows = np.nonzero(self.data.piece_unit[lo:hi] == n)[0] + lo
-        return [float(x) for x in self.data.piece_vectors[rows] @ vec]
+        mine = np.nonzero(self.data.piece_unit[lo:hi] == n)[0]
+        sims = self.data.piece_vectors[mine + lo] @ vec
+        if names:
+            sims = sims + names * self.named(p)[mine]
+        return [float(x) for x in sims]
 
     def views(self, p: int) -> tuple[np.ndarray, np.ndarray]:
         """Passage p's view vectors and their kinds."""

@@ -105,6 +105,20 @@ STOPWORDS = frozenset(
 BACK_REFERENCE = re.compile(r"\b(that|this|it|its|they|them|their|those|these|there|then|else|both|one|ones|instead|too|also)\b", re.I)
 
 
+# A question whose answer is a name: "which tools…", "what software for dashboards?", "with which
+# language?". Answer-type matching as in classic question answering: the kind of thing asked for,
+# in general English, not any article's terms.
+ASKS_FOR_NAMES = re.compile(
+    r"\b(which|what|whats|what's|wat|any|name|list)\b[^?]*?\b(tools?|software|softwares|programs?|languages?|"
+    r"platforms?|frameworks?|librar(?:y|ies)|packages?|stack|technolog(?:y|ies)|tech|apps?|applications?|"
+    r"products?|services?|providers?|vendors?|databases?|ides?|editors?|brands?)\b", re.I)
+
+
+def asks_for_names(text: str) -> bool:
+    """A question asking which tool, language or product: its answer names one."""
+    return ASKS_FOR_NAMES.search(text) is not None
+
+
 def names_a_role(text: str) -> bool:
     """Whether the text names a role, abbreviated or not ("DS", "ML engineers")."""
     return ROLE.search(expand_abbreviations(text)) is not None

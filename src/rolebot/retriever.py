@@ -15,7 +15,7 @@ from . import lexical
 from .errors import IndexLoadError, QueryError
 from .knowledge import Passage, knowledge_files
 from .pieces import Pieces
-from .query import Speller, expand_abbreviations, name_the_pair, scrub, title_pair
+from .query import Speller, asks_for_names, expand_abbreviations, name_the_pair, scrub, title_pair
 from .records import Hit
 
 log = logging.getLogger("rolebot")
@@ -34,6 +34,9 @@ QUESTION_VIEW_HANDICAP = 0.08
 # a role the article lacks ("what does a data engineer do day to day?") should not borrow its
 # confidence. Fitted on the dev sets (0.08-0.16 score alike; README, "Answer quality").
 TEMPLATE_HANDICAP = 0.12
+# What a sentence or list item that names something ("Tableau / Power BI") gains in the ranking
+# for a question asking which tool, language or product; not in the confidence.
+NAMES_BONUS = 0.1
 DENSE_POOL = 64  # FAISS rows fetched per query before pooling by passage
 
 
@@ -187,9 +190,9 @@ class Retriever:
         np.maximum.at(ranked, where[: len(owners)], ranked_sims)
         lex = np.zeros(len(candidates))
         lex[where[len(owners) :]] = np.fromiter(lexical.values(), dtype="float64", count=len(lexical))
-        units, best_unit = self.pieces.units(candidates.tolist(), vec)
+        units, best_unit, ranked_unit = self.pieces.units(candidates.tolist(), vec, names_bonus(query))
         d = np.maximum(dense, best_unit)
-        fused = np.maximum(ranked, best_unit) + LEXICAL_WEIGHT * (lex / top_lex if top_lex > 0 else 0.0)
+        fused = np.maximum(ranked, ranked_unit) + LEXICAL_WEIGHT * (lex / top_lex if top_lex > 0 else 0.0)
         fused = fused + self.aspects.score(candidates, avec, d)
         order = np.lexsort((-d, -fused))  # by fused, then dense, best first
         return [Scored(int(candidates[i]), float(fused[i]), float(d[i]), float(lex[i]), units[i]) for i in order]
@@ -201,13 +204,13 @@ class Retriever:
         top_lex = max(lexical.values(), default=0.0)
         out = []
         chosen = list(allowed)
-        all_units, best_units = self.pieces.units(chosen, vec)
-        for p, units, best_unit in zip(chosen, all_units, best_units.tolist()):
+        all_units, best_units, ranked_units = self.pieces.units(chosen, vec, names_bonus(query))
+        for p, units, best_unit, ranked_unit in zip(chosen, all_units, best_units.tolist(), ranked_units.tolist()):
             views, kinds = self.pieces.views(p)
             sims = _as_evidence(views @ vec, kinds)
             d = max(float(sims.max()) if len(sims) else -1.0, best_unit)
             sims = _as_ranked(sims, kinds)
-            rank = max(float(sims.max()) if len(sims) else -1.0, best_unit)
+            rank = max(float(sims.max()) if len(sims) else -1.0, ranked_unit)
             lex = lexical.get(p, 0.0)
             out.append(Scored(p, rank + LEXICAL_WEIGHT * (lex / top_lex if top_lex > 0 else 0.0), d, lex, units))
         avec = self.aspects.vectors([query], np.asarray(vec)[None])[0]
@@ -242,6 +245,11 @@ class Retriever:
             if p.id == passage_id:
                 return p
         raise KeyError(passage_id)
+
+
+def names_bonus(query: str) -> float:
+    """What a piece that names something gains for this question (NAMES_BONUS or nothing)."""
+    return NAMES_BONUS if asks_for_names(query) else 0.0
 
 
 def _as_evidence(sims: np.ndarray, kinds: np.ndarray) -> np.ndarray:
