@@ -43,6 +43,28 @@ def test_a_question_asking_which_software_leads_with_the_names(assistant):
     assert ans.kind == "answer" and re.search(r"Tableau|Power BI", ans.text[:200]), ans.text
 
 
+def test_a_sentence_that_introduces_a_list_is_quoted_with_it(assistant):
+    # The chunker keeps "In most companies, both roles work closely together as part of the same
+    # pipeline." and the pipeline's steps in two passages; the sentence alone promises the steps.
+    ans = assistant.answer("how do the two roles work together on one project")
+    assert ans.kind == "answer" and "tested and validated" in ans.text, ans.text
+
+
+def test_a_walk_through_a_list_by_place_and_by_next(assistant):
+    history = []
+
+    def ask(text):
+        ans = assistant.answer(text, history=list(history))
+        history.extend([{"role": "user", "content": text}, {"role": "assistant", "content": ans.text}])
+        return ans.text
+
+    assert ask("in a real project how do DS and MLE split the work, whats the first step").startswith(
+        "**A Data Scientist analyzes data and builds a model**")
+    assert "tested and validated" in ask("and after that?")[:120]
+    assert "deploys the model" in ask("then what")[:120]
+    assert "monitor and improve" in ask("n the last step")[:120]
+
+
 def _quoted_segments(text: str):
     """(marker number, quoted text) pairs: every piece of the answer and the source it cites."""
     for match in re.finditer(r"(.+?)\s*\[(\d+)\]", text, re.S):

@@ -356,3 +356,13 @@ def test_a_refused_turn_that_names_no_role_is_no_antecedent_for_they():
     answered = conversation.topic(history[:3] + [{"role": "assistant", "content": "Cloud platforms [1]"}])
     assert conversation.resolve("what do they cost?", answered) == "what do they cost (Should I learn AWS or Azure first)?"
     assert conversation.resolve("do data scientists use Airflow?", topic) == "do data scientists use Airflow?"
+
+
+@pytest.mark.parametrize("text, place", [("what's the first step?", 0), ("n the last step", -1), ("and the 2nd one?", 1),
+                                         ("whats the first responsibility listed for an ML engineer", 0),
+                                         ("what should I learn first?", None), ("is the last one hard?", -1),
+                                         ("who comes first, DS or MLE?", None)])
+def test_a_list_item_asked_for_by_its_place(text, place):
+    from rolebot.query import ordinal
+
+    assert ordinal(text) == place

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from .knowledge import LIST_ITEM
-from .query import content_words
+from .query import content_words, ordinal
 from .aspects import ASPECT_WEIGHT
 from .retriever import names_bonus
 
@@ -89,14 +89,36 @@ class Composer:
         lead = self._definition_lead(question, rows)
         anchor = sequence_anchor(question)
         after = self.retriever.embedder.encode_queries([self.retriever.normalize(anchor)])[0] if anchor else None
-        names = names_bonus(question)
-        picked = lead + [b for b in self._blocks(best, vec, MAX_ANSWER_CHARS - _size(lead), after=after, names=names)
+        names, nth = names_bonus(question), ordinal(question)
+        picked = lead + [b for b in self._blocks(best, vec, MAX_ANSWER_CHARS - _size(lead), after=after, names=names, nth=nth)
                          if b not in lead]
+        listed = self._introduced_list(best.passage)
+        if listed is not None and _size(picked) + len(listed[1]) <= MAX_ANSWER_CHARS and listed not in picked:
+            item = _nth_item(listed[1], nth)
+            if item and _size(picked) + len(listed[1]) + len(item) <= MAX_ANSWER_CHARS:
+                picked.insert(0, (listed[0], item))  # the step asked for first, then the sentence and its list
+            picked.append(listed)
         room = MAX_ANSWER_CHARS - _size(picked)
         for second in rows[1:2]:
             if second.fused >= best.fused - SECOND_PASSAGE_MARGIN and room > 80 and second.passage not in {p for p, _ in picked}:
                 picked += self._blocks(second, vec, room, best_only=True)
         return picked
+
+    def _introduced_list(self, p: int) -> tuple[int, str] | None:
+        """The list a one-sentence passage introduces ("In most companies, both roles work
+        closely together as part of the same pipeline." above the pipeline's steps): the next
+        passage of its section, when that opens with a list of its own and no lead-in line. The
+        chunker keeps a paragraph and the list after it apart; quoted alone, the sentence
+        promises what the list says."""
+        units = self.retriever.data.units[p]
+        following = p + 1
+        if len(units) != 1 or LIST_ITEM.match(units[0]) or following >= len(self.passages):
+            return None
+        nxt = self.passages[following]
+        if nxt.section != self.passages[p].section or nxt.kind == "faq":
+            return None
+        first = self.retriever.data.units[following][:1]
+        return (following, first[0]) if first and LIST_ITEM.match(first[0]) else None
 
     def _definition_lead(self, question: str, rows) -> list[tuple[int, str]]:
         if not is_definition(question):
@@ -110,7 +132,8 @@ class Composer:
                     return [(first, units[0])]
         return []
 
-    def _blocks(self, row, vec, budget: int, best_only: bool = False, after=None, names: float = 0.0) -> list[tuple[int, str]]:
+    def _blocks(self, row, vec, budget: int, best_only: bool = False, after=None, names: float = 0.0,
+                nth: int | None = None) -> list[tuple[int, str]]:
         p = self.passages[row.passage]
         units = self.retriever.data.units[row.passage]
         if not units:
@@ -123,7 +146,7 @@ class Composer:
             if best_only or top == 0 or PRONOUN_START.match(units[top]) or TURN.match(units[top]):
                 return [(row.passage, p.text)]
             return [(row.passage, units[i]) for i in [top] + [i for i in range(len(units)) if i != top]]
-        lead = self._item_lead(row.passage, units[top], vec, after, names)
+        lead = _nth_item(units[top], nth) or self._item_lead(row.passage, units[top], vec, after, names)
         blocks = [(row.passage, lead)] if lead else []
         if len(units[top]) + len(lead) > budget:
             return blocks if len(lead) <= budget else []
@@ -182,6 +205,14 @@ def _cohesive(units: list[str], chosen: list[int], budget: int) -> list[int]:
             out.append(pair)
             size += len(units[pair])
     return out
+
+
+def _nth_item(unit: str, nth: int | None) -> str:
+    """A list's item at place nth (ordinal), in bold; "" when there is no such item."""
+    items = [line for line in unit.split("\n") if LIST_ITEM.match(line)]
+    if nth is None or len(items) < 2 or not -len(items) <= nth < len(items):
+        return ""
+    return f"**{LIST_ITEM.sub('', items[nth]).strip()}**"
 
 
 def _size(blocks) -> int:

@@ -26,6 +26,7 @@ NAMES_ITS_OWN = re.compile(r"\b(between|than|and|or)\b", re.I)
 MAX_BORROWED_CHARS = 300  # what a follow-up may take from the history: one question, capped
 MIN_LINE_CHARS = 20  # shorter lines ("Python", "- SQL") are too common to tell where a reply came from
 PIECE_END = re.compile(r"(?<=[.!?:])\s+|;\s+")  # sentences, and the "; " between lead items
+CITATION = re.compile(r"\s*\[\d+\]\s*")
 MARKER = re.compile(r"\s*\[\d+\]|\*\*|(?<!\w)\*(?!\s)|(?<!\s)\*(?!\w)")
 
 MOVES = {
@@ -151,7 +152,8 @@ class Conversation:
         and bold lead item of the reply looked up directly (cost grows with the reply, not
         with the knowledge base)."""
         found = []
-        for line in reply.split("\n"):
+        # A citation ends what it cites: "**A lead item** [1] A sentence. [2]" is two quotes.
+        for line in (part for line in reply.split("\n") for part in CITATION.split(line)):
             line = LIST_ITEM.sub("", MARKER.sub(" ", line).strip())
             for piece in [line, *PIECE_END.split(line)]:
                 where = self._lines.get(_norm(piece))
@@ -190,10 +192,23 @@ class Conversation:
             return []
         point = topic.lead or topic.quoted
         first = [line for line in point if line[0] == point[0][0]]
-        for p, u, n in dict.fromkeys([point[-1], first[-1]]):
+        # A list item in bold before a sentence ("**A Data Scientist … builds a model** In most
+        # companies, both roles …") is the point, wherever it stands.
+        items = [(p, u, n) for p, u, n in point if LIST_ITEM.match(self.units[p][u].split("\n")[n])]
+        for p, u, n in dict.fromkeys(items[-1:] + [point[-1], first[-1]]):
             after = self._after(p, u, n)
             if after:
                 return after
+        return []
+
+    def item(self, topic: Topic, nth: int) -> list[tuple[int, str]]:
+        """Item nth (0 first, -1 last) of the first list the last answer quoted ("and the last
+        step?" after the steps of a workflow)."""
+        for p, u, n in topic.quoted:
+            lines = self.units[p][u].split("\n")
+            if LIST_ITEM.match(lines[n]):
+                items = [line for line in lines if LIST_ITEM.match(line)]
+                return [(p, items[nth])] if len(items) >= 2 and -len(items) <= nth < len(items) else []
         return []
 
     def _after(self, p: int, u: int, n: int) -> list[tuple[int, str]]:

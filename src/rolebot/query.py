@@ -119,6 +119,21 @@ def asks_for_names(text: str) -> bool:
     return ASKS_FOR_NAMES.search(text) is not None
 
 
+# "What is the first step?", "the last responsibility listed": one item of an ordered list, by
+# its place.
+ORDINAL = re.compile(
+    r"\b(?P<n>first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|last|final)\b(?:\s+\w+){0,2}?\s+"
+    r"(?:steps?|stages?|phases?|items?|things?|ones?|responsibilit(?:y|ies)|tasks?|points?|parts?)\b", re.I)
+PLACES = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
+          "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "last": -1, "final": -1}
+
+
+def ordinal(question: str) -> int | None:
+    """The place of the list item a question asks for by its order (0 first, -1 last), or None."""
+    m = ORDINAL.search(question)
+    return PLACES[m["n"].lower()] if m else None
+
+
 def names_a_role(text: str) -> bool:
     """Whether the text names a role, abbreviated or not ("DS", "ML engineers")."""
     return ROLE.search(expand_abbreviations(text)) is not None
