@@ -109,6 +109,8 @@ def test_speller_fixes_unknown_words_towards_the_corpus():
         ("ok so what tools do they use", None),
         ("are you sure ML engineers need statistics?", None),
         ("good skills for a data scientist?", None),
+        ("yo r u a bot", "about"),  # a greeting before a question about the bot
+        ("evening classes for DS?", None),
     ],
 )
 def test_smalltalk(text, kind):
@@ -196,6 +198,9 @@ def test_follow_up_moves(text, move):
         ("and for ML eng?", "job ready skills for DS?", "job ready skills for ML engineer?"),
         ("how does a DS compare to an MLE in pay?", "what tools do ML engineers use?",
          "how does a DS compare to an MLE in pay?"),
+        # a comparison that points back ("that") with a role and nothing else asks the same of it
+        ("how does that compare to data scientists?", "does an ML engineer need to know statistics?",
+         "does an data scientists need to know statistics?"),
     ],
 )
 def test_follow_ups(question, previous, expected):

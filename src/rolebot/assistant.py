@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from . import config
-from .compose import Composer
+from .compose import Composer, sequence_anchor
 from .confidence import ABSTAIN_THRESHOLD, Confidence
 from .conversation import Conversation, Topic, in_context, message_text, move_of
 from .facts import fact_answer, fact_kind
@@ -206,8 +206,16 @@ class Assistant:
             shown = set(topic.passages)
             rows = [r for r in rows if r.passage not in shown] or rows
             blocks = self.composer.pick(query, rows[:1], vec)
+        elif move == "next":
+            anchor = sequence_anchor(text)
+            if anchor and content_words(anchor):  # "what comes after deployment?": after that item
+                vec = self.retriever.embedder.encode_queries([self.retriever.normalize(anchor)])[0]
+                blocks = self.conversation.after_match(topic, lambda p, unit: self.retriever.pieces.items(p, unit, vec))
+            else:
+                blocks = []
+            blocks = blocks or self.conversation.next(topic)
         else:
-            blocks = self.conversation.more(topic) if move == "more" else self.conversation.next(topic)
+            blocks = self.conversation.more(topic)
         blocks = within_budget(blocks)
         if not blocks:
             return None

@@ -201,6 +201,20 @@ class Conversation:
                 return after
         return []
 
+    def after_match(self, topic: Topic, score) -> list[tuple[int, str]]:
+        """The item after the one that best matches what the learner names ("what comes after
+        deployment?"), in the first list the last answer quoted; ``score(p, unit)`` gives each
+        item's cosine to the named step."""
+        for p, u, n in topic.quoted:
+            unit = self.units[p][u]
+            lines = unit.split("\n")
+            if LIST_ITEM.match(lines[n]):
+                items = [line for line in lines if LIST_ITEM.match(line)]
+                scores = score(p, unit)
+                best = max(range(len(scores)), key=scores.__getitem__) if scores else len(items)
+                return [(p, items[best + 1])] if best + 1 < len(items) else []
+        return []
+
     def item(self, topic: Topic, nth: int) -> list[tuple[int, str]]:
         """Item nth (0 first, -1 last) of the first list the last answer quoted ("and the last
         step?" after the steps of a workflow)."""

@@ -82,7 +82,7 @@ BARE_FOLLOW_UP = re.compile(
 # Phrases that only compare with, or add to, what was asked ("compared to DS?", "and for MLE on
 # top of that?"): a role with these asks the previous question about that role.
 COMPARING = re.compile(
-    r"\b(compared\s+(to|with)|in\s+comparison\s+(to|with)|as\s+opposed\s+to|in\s+contrast\s+to|relative\s+to|"
+    r"\b(compared?\s+(to|with)|compares\s+(to|with)|in\s+comparison\s+(to|with)|as\s+opposed\s+to|in\s+contrast\s+to|relative\s+to|"
     r"versus|vs\.?|unlike|on\s+top\s+of\s+(that|this)|as\s+well|in\s+addition)\b", re.I)
 
 # Nouns that only point back at a role ("and the MLE ones?", "what about the DS side?"): a
@@ -248,7 +248,7 @@ def resolve_follow_up(question: str, previous: str | None) -> str:
     if BARE_FOLLOW_UP.match(q):  # "why?", "tell me more"
         return f"{previous.rstrip(' ?.!')} - {q}"
     starts_like_follow_up = FOLLOW_UP_START.match(q) is not None
-    if roles and not (set(content) - POINTING_NOUNS) and (starts_like_follow_up or len(words(q)) <= 4):
+    if roles and not (set(content) - POINTING_NOUNS) and (starts_like_follow_up or len(words(q)) <= 4 or BACK_REFERENCE.search(q)):
         # "and ML engineers?": the previous question, asked about the new role
         if prev_roles and len(set(r.lower() for r in prev_roles)) == 1:
             return ROLE.sub(roles[0], previous)

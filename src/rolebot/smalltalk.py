@@ -159,7 +159,7 @@ def _clause_kind(words: list[str]) -> str | None:
                 return kind
     if ACK.match(" ".join(w for w in trimmed if w not in {"ok", "okay", "ah", "ahh", "oh", "hmm"})):
         return "ack"
-    if ABOUT.match(" ".join(w for w in trimmed if w not in {"please", "pls", "plz", "hi", "hey", "hello"})):
+    if ABOUT.match(" ".join(w for w in trimmed if w not in {"please", "pls", "plz"} | KIND_WORDS["greeting"])):
         return "about"
     kinds = set()
     for word in words:
