@@ -50,6 +50,19 @@ def test_a_sentence_that_introduces_a_list_is_quoted_with_it(assistant):
     assert ans.kind == "answer" and "tested and validated" in ans.text, ans.text
 
 
+def test_a_sentence_that_turns_against_the_lead_follows_it(assistant):
+    # "At first glance, they seem similar … However, … quite different.": the turn is the point,
+    # so it comes right after the sentence it answers, before any other context.
+    ans = assistant.answer("honestly they sound like the same job to me, both do models no?")
+    assert "quite different" in ans.text[:300], ans.text
+
+
+def test_a_list_item_sharing_a_rare_word_with_the_question_leads(assistant):
+    # The item's cosine barely stands out from the other overlaps; "collaborate" names it.
+    ans = assistant.answer("do they actually collaborate or do they work in silos?")
+    assert ans.text.startswith("**Both collaborate closely in real-world projects**"), ans.text
+
+
 def test_a_walk_through_a_list_by_place_and_by_next(assistant):
     history = []
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from .knowledge import LIST_ITEM
-from .query import content_words, ordinal
+from .query import ROLE, content_words, expand_abbreviations, ordinal
 from .aspects import ASPECT_WEIGHT
 from .retriever import names_bonus
 
@@ -78,6 +78,7 @@ class Composer:
         self.retriever = retriever
         self.passages = retriever.passages
         # Each section's opening passage: "what is X?" is answered by the sentence that opens X.
+        self._docs = list(dict.fromkeys(p.doc for p in self.passages))
         self._opening: dict[tuple, int] = {}
         for i, p in enumerate(self.passages):
             if p.section:
@@ -89,9 +90,9 @@ class Composer:
         lead = self._definition_lead(question, rows)
         anchor = sequence_anchor(question)
         after = self.retriever.embedder.encode_queries([self.retriever.normalize(anchor)])[0] if anchor else None
-        names, nth = names_bonus(question), ordinal(question)
-        picked = lead + [b for b in self._blocks(best, vec, MAX_ANSWER_CHARS - _size(lead), after=after, names=names, nth=nth)
-                         if b not in lead]
+        names, nth, stems = names_bonus(question), ordinal(question), self._stems(question)
+        picked = lead + [b for b in self._blocks(best, vec, MAX_ANSWER_CHARS - _size(lead), after=after, names=names,
+                                                 nth=nth, stems=stems) if b not in lead]
         listed = self._introduced_list(best.passage)
         if listed is not None and _size(picked) + len(listed[1]) <= MAX_ANSWER_CHARS and listed not in picked:
             item = _nth_item(listed[1], nth)
@@ -133,7 +134,7 @@ class Composer:
         return []
 
     def _blocks(self, row, vec, budget: int, best_only: bool = False, after=None, names: float = 0.0,
-                nth: int | None = None) -> list[tuple[int, str]]:
+                nth: int | None = None, stems=frozenset()) -> list[tuple[int, str]]:
         p = self.passages[row.passage]
         units = self.retriever.data.units[row.passage]
         if not units:
@@ -146,7 +147,7 @@ class Composer:
             if best_only or top == 0 or PRONOUN_START.match(units[top]) or TURN.match(units[top]):
                 return [(row.passage, p.text)]
             return [(row.passage, units[i]) for i in [top] + [i for i in range(len(units)) if i != top]]
-        lead = _nth_item(units[top], nth) or self._item_lead(row.passage, units[top], vec, after, names)
+        lead = _nth_item(units[top], nth) or self._item_lead(row.passage, units[top], vec, after, names, stems)
         blocks = [(row.passage, lead)] if lead else []
         if len(units[top]) + len(lead) > budget:
             return blocks if len(lead) <= budget else []
@@ -160,10 +161,18 @@ class Composer:
         # The best unit first, the other kept units after it in reading order.
         chosen = _cohesive(units, chosen, budget - len(lead))
         first = [top - 1, top] if top - 1 in chosen and TURN.match(units[top]) else [top]
+        if top + 1 in chosen and TURN.match(units[top + 1]):
+            first.append(top + 1)  # "At first glance they seem similar. However, … quite different."
         order = first + sorted(i for i in chosen if i not in first)
         return blocks + [(row.passage, units[i]) for i in order]
 
-    def _item_lead(self, passage: int, unit: str, vec, after=None, names: float = 0.0) -> str:
+    def _stems(self, text: str) -> set[str]:
+        """The stems of a text's content words that name a thing only a few lines of the
+        knowledge name (the role names, "work", "data" are in every other item)."""
+        stems = {self.retriever.stem(w) for w in content_words(ROLE.sub(" ", expand_abbreviations(text)))}
+        return {w for w in stems if any(w in self.retriever.rare_words(doc) for doc in self._docs)}
+
+    def _item_lead(self, passage: int, unit: str, vec, after=None, names: float = 0.0, stems=frozenset()) -> str:
         """For a long list, the item(s) that answer, in bold, to stand before the list. For a
         "what comes after X?" question (``after``: X's vector), the item after the one that
         matches X best."""
@@ -180,7 +189,13 @@ class Composer:
             return ""
         best = max(scores)
         if best - sorted(scores)[len(scores) // 2] < ITEM_FOCUS:
-            return ""  # the question asks for the list as a whole, not one item of it
+            # The question asks for the list as a whole, not one item of it, unless it shares a
+            # word with one item alone ("do they collaborate or work in silos?").
+            shared = [len(stems & self._stems(LIST_ITEM.sub("", item))) for item in items]
+            top = max(shared, default=0)
+            if not top or shared.count(top) > 1:
+                return ""
+            return f"**{LIST_ITEM.sub('', items[shared.index(top)]).strip()}**"
         lead = [LIST_ITEM.sub("", items[i]).strip() for i, s in enumerate(scores) if s >= best - ITEM_MARGIN][:2]
         return "; ".join(f"**{item}**" for item in lead)
 

@@ -13,7 +13,7 @@ import re
 
 from .query import ROLE, STOPWORDS, content_words
 from .query import words as all_words
-from .retriever import Retriever, Scored
+from .retriever import LINE, Retriever, Scored
 
 # A role a question asks about: a word and a job title ("data engineer", "product managers").
 ROLE_PHRASE = re.compile(r"\b([a-z][a-z-]+)\s+(engineer|scientist|analyst|manager|developer|researcher|architect|"
@@ -25,8 +25,6 @@ NOT_A_ROLE_WORD = STOPWORDS | {"senior", "junior", "lead", "principal", "staff",
 WEIGHS = re.compile(r"\b(better|worse|easier|harder|best|than|versus|vs\.?|difference\s+between|differ|compared?|"
                     r"prefer\w*|first|pick|choose|which\s+(one|is|should))\b", re.I)
 NEAR = 4  # words apart in the question: "power bi better than tableau"
-RARE_LINES = 8  # lines of a document that may name a thing it only lists
-LINE = re.compile(r"\n|(?<=[.!?])\s+")  # the sentences and list items of a unit
 # Words of a not-covered entry that say how, not what ("how specific algorithms … work",
 # "certifications and whether they are worth it"): "which MLOps tools specifically?" is not about
 # algorithms. "much" ("how much each role earns") stays: held out, a "how much" turn is out of
@@ -54,16 +52,6 @@ class Confidence:
             own.setdefault(p.doc, set()).update(stem(w) for w in content_words(text))
             # "software engineering" counts for "software engineer": any ending of the title
             self._roles.setdefault(p.doc, set()).update(_role_pair(m) for m in ROLE_PHRASE.finditer(text))
-        # Per document, the words named in only a few of its lines (sentences, list items), and
-        # where: (passage, unit, line). A word in many lines is a subject, not an item of a list.
-        lines: dict[str, dict[str, list[tuple[int, int, int]]]] = {}
-        for p, (passage, units) in enumerate(zip(retriever.passages, retriever.data.units)):
-            where = lines.setdefault(passage.doc, {})
-            for u, unit in enumerate(units):
-                for n, line in enumerate(LINE.split(unit)):
-                    for w in {stem(w) for w in all_words(line)} - STOPWORDS:
-                        where.setdefault(w, []).append((p, u, n))
-        self._rare = {doc: {w: tuple(at) for w, at in where.items() if len(at) <= RARE_LINES} for doc, where in lines.items()}
         hedges = {stem(w) for w in HEDGES}
         self._scope_stems = {
             doc: {stem(w) for w in content_words(" ".join(entries.get(doc, {}).get("not_covered", merged)))} - words - hedges
@@ -112,7 +100,7 @@ class Confidence:
         if not WEIGHS.search(question):
             return False
         asked = [self.retriever.stem(w) for w in all_words(ROLE.sub(" ", question))]
-        rare = self._rare.get(doc, {})
+        rare = self.retriever.rare_words(doc)
         for i, a in enumerate(asked):
             for n, b in enumerate(asked[i + 1 : i + 1 + NEAR], i + 1):
                 if a == b or a in STOPWORDS or b in STOPWORDS or not _weighed(asked, i, n):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from . import lexical
 from .errors import IndexLoadError, QueryError
 from .knowledge import Passage, knowledge_files
 from .pieces import Pieces
-from .query import Speller, asks_for_names, expand_abbreviations, name_the_pair, scrub, title_pair
+from .query import STOPWORDS, Speller, asks_for_names, expand_abbreviations, name_the_pair, scrub, title_pair, words
 from .records import Hit
 
 log = logging.getLogger("rolebot")
@@ -38,6 +39,8 @@ TEMPLATE_HANDICAP = 0.12
 # for a question asking which tool, language or product; not in the confidence.
 NAMES_BONUS = 0.1
 DENSE_POOL = 64  # FAISS rows fetched per query before pooling by passage
+RARE_LINES = 8  # lines of a document that may name a thing it only lists
+LINE = re.compile(r"\n|(?<=[.!?])\s+")  # the sentences and list items of a unit
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class Retriever:
         # With one comparison article, "both roles" can only mean the two it compares.
         self.pair = title_pair(next(iter(titles))) if len(titles) == 1 else None
         self.pieces = Pieces(data)
+        self._rare = _rare_words(self.passages, data.units, self.stem)
         self.aspects = aspects.AspectScorer(data, embedder, self.pieces)
 
     @classmethod
@@ -135,6 +139,11 @@ class Retriever:
 
     def knows_stem(self, stem: str) -> bool:
         return stem in self._known_stems
+
+    def rare_words(self, doc: str) -> dict[str, tuple[tuple[int, int, int], ...]]:
+        """The stems a document names in only a few of its lines (RARE_LINES), each with where:
+        (passage, unit, line). A word in many lines is a subject, not an item of a list."""
+        return self._rare.get(doc, {})
 
     def normalize(self, query: str) -> str:
         return self.speller.correct(name_the_pair(expand_abbreviations(query), self.pair))
@@ -245,6 +254,17 @@ class Retriever:
             if p.id == passage_id:
                 return p
         raise KeyError(passage_id)
+
+
+def _rare_words(passages, units, stem) -> dict[str, dict[str, tuple]]:
+    lines: dict[str, dict[str, list[tuple[int, int, int]]]] = {}
+    for p, (passage, its_units) in enumerate(zip(passages, units)):
+        where = lines.setdefault(passage.doc, {})
+        for u, unit in enumerate(its_units):
+            for n, line in enumerate(LINE.split(unit)):
+                for w in {stem(w) for w in words(line)} - STOPWORDS:
+                    where.setdefault(w, []).append((p, u, n))
+    return {doc: {w: tuple(at) for w, at in where.items() if len(at) <= RARE_LINES} for doc, where in lines.items()}
 
 
 def names_bonus(query: str) -> float:
