@@ -235,8 +235,8 @@ def test_unit_scores_of_many_passages_match_one_by_one(tiny_kb, fake_embedder):
     d = r.data
     every = list(range(len(r.passages)))
     for chosen in (every, every[::-1], every[1::2], [every[-1]], []):
-        got, best = r.pieces.units(chosen, vec)
-        assert len(got) == len(chosen) == len(best)
+        got, best, ranked = r.pieces.units(chosen, vec)
+        assert len(got) == len(chosen) == len(best) and np.array_equal(best, ranked)  # no names bonus asked
         for p, units, top in zip(chosen, got, best):
             assert top == max(units, default=-1.0)
             lo, hi = d.piece_offsets[p], d.piece_offsets[p + 1]
@@ -244,3 +244,8 @@ def test_unit_scores_of_many_passages_match_one_by_one(tiny_kb, fake_embedder):
             expected = [float(sims[owner == u].max()) if (owner == u).any() else -1.0
                         for u in range(int(owner.max()) + 1 if hi > lo else 0)]
             assert np.allclose(units, expected, atol=1e-6) and len(units) == len(expected)
+    # A names bonus lifts the pieces that name something in the ranking, never the plain cosine.
+    _, best, ranked = r.pieces.units(every, vec, names=0.5)
+    named = np.array([r.pieces.named(p).any() for p in every])
+    assert np.array_equal(best, r.pieces.units(every, vec)[1])
+    assert np.all(ranked[~named] == best[~named]) and np.all(ranked[named] > best[named])
