@@ -229,6 +229,8 @@ def test_unit_scores_of_many_passages_match_one_by_one(tiny_kb, fake_embedder):
     import numpy as np
 
     knowledge, index_dir = tiny_kb
+    with open(knowledge / "tea-guide.md", "a") as f:  # a passage that names things
+        f.write("\n### Which brands?\n\nMost shops sell Twinings and Lipton.\n")
     index.build(knowledge, index_dir, fake_embedder)
     r = Retriever.load(knowledge_dir=knowledge, index_dir=index_dir, embedder=fake_embedder)
     vec = fake_embedder.encode_queries(["milk in green tea?"])[0]
@@ -247,5 +249,6 @@ def test_unit_scores_of_many_passages_match_one_by_one(tiny_kb, fake_embedder):
     # A names bonus lifts the pieces that name something in the ranking, never the plain cosine.
     _, best, ranked = r.pieces.units(every, vec, names=0.5)
     named = np.array([r.pieces.named(p).any() for p in every])
+    assert named.sum() == 1
     assert np.array_equal(best, r.pieces.units(every, vec)[1])
     assert np.all(ranked[~named] == best[~named]) and np.all(ranked[named] > best[named])
