@@ -27,16 +27,16 @@ FLOORS = {  # eval/questions.jsonl: a dev set (the confidence weights and thresh
 # eval/test.jsonl: written blind, read only as totals. Floors a little under today's figures
 # (README), far under the targets of the quality issue, which are not met yet.
 TEST_FLOORS = {
-    "hit@1": 0.66,  # 0.677 today, 0.685 before "the difference" named the two roles (README)
+    "hit@1": 0.67,  # 0.685 today, 0.677 before the twelfth session's answer-type matching
     "hit@3": 0.87,  # 0.885 today
-    "answer_acc": 0.81,  # 0.824 today, 0.817 before the eleventh session, 0.796 before the tenth
-    "lead": 0.72,  # 0.739 today, 0.718 before the eleventh session, 0.704 before the tenth
+    "answer_acc": 0.81,  # 0.824 today and before the twelfth session, 0.817 before the eleventh
+    "lead": 0.73,  # 0.746 today, 0.739 before the twelfth session, 0.718 before the eleventh
     "answered": 0.94,  # 0.951 today, 0.937 before the eleventh session, 0.915 before the tenth
     "abstain_recall": 0.95,  # 0.968 today, 0.935 before a role the article never names counted as out of scope
     "facts": 0.90,
     "smalltalk": 0.85,  # 0.882 today, 0.824 before the small-talk work on eval/dev-smalltalk.jsonl
-    "conversations": 0.55,  # 20 of 34 today, 17 before the eleventh session's follow-up work
-    "follow_ups": 0.73,  # 0.755 today, 0.714 before the eleventh session
+    "conversations": 0.58,  # 21 of 34 today, 20 before the twelfth session, 17 before the eleventh
+    "follow_ups": 0.75,  # 0.776 today, 0.755 before the twelfth session, 0.714 before the eleventh
 }
 # eval/dev-blind.jsonl: written blind like the test set, but a dev set (its failures were read).
 BLIND_DEV_FLOORS = {"hit@1": 0.63, "hit@3": 0.87, "answer_acc": 0.82, "lead": 0.71, "answered": 0.93,
@@ -102,6 +102,20 @@ def test_dev_conversations_follow_the_topic(assistant):
     rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations-4.jsonl"), baselines=False)
     assert rows.rows["rolebot"]["conversations"] >= 0.37 and rows.rows["rolebot"]["follow_ups"] >= 0.57
     assert rows.categories["turns: out of scope"]["ok"] >= 0.8
+    # 40 more, written blind in the twelfth session (totals first: 0.500 / 0.716 on the code of
+    # its start, 0.525 / 0.731 after its first six changes; then failures read). 0.575 / 0.761 today.
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations-5.jsonl"), baselines=False).rows["rolebot"]
+    assert rows["conversations"] >= 0.5 and rows["follow_ups"] >= 0.7
+
+
+def test_third_blind_dev_set_stays_at_its_level(assistant):
+    """eval/dev-blind-3.jsonl: 150 single questions written blind in the twelfth session; dev
+    (failures read after its totals were taken). Today hit@1 0.752, hit@3 0.952, answer_acc 0.843,
+    lead 0.765, answered 0.965, abstain recall 1.0, facts and small talk 1.0."""
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-blind-3.jsonl"), baselines=False).rows["rolebot"]
+    floors = {"hit@1": 0.72, "hit@3": 0.92, "answer_acc": 0.81, "lead": 0.73, "answered": 0.94,
+              "abstain_recall": 0.95, "facts": 0.9, "smalltalk": 0.9}
+    assert {k: v for k, v in rows.items() if k in floors and v < floors[k]} == {}
 
 
 def test_rolebot_beats_both_baselines_by_a_wide_margin(report):

@@ -178,6 +178,7 @@ def test_follow_up_moves(text, move):
         ("what do both roles share", "what tools do data scientists use?", "what do both roles share"),
         # A role with only a noun pointing back at it is a role swap.
         ("and the mle ones", "data scientist skills?", "ML engineer skills?"),
+        ("mle equivalent?", "what tools do data scientists use?", "what tools do ML engineer use?"),
         ("what about the ds side?", "what tools do ML engineers use?", "what tools do data scientist use?"),
         ("tell me more about the DS side", "what tools do ML engineers use?", "what tools do data scientist use?"),
         ("explain the difference between DS and MLE", "what tools do ML engineers use?",

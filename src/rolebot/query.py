@@ -88,7 +88,7 @@ COMPARING = re.compile(
 # Nouns that only point back at a role ("and the MLE ones?", "what about the DS side?"): a
 # follow-up made of a role and these asks the previous question about that role.
 POINTING_NOUNS = frozenset("one ones side sides role roles job jobs guys people folks person position positions "
-                           "version counterpart team teams path".split())
+                           "version counterpart equivalent equivalents team teams path".split())
 
 ASKS = re.compile(r"^\W*(what|whats|what's|how|why|which|who|whos|who's|where|when|whose|do|does|did|is|are|was|were|can|could|"
                   r"should|would|will|has|have|tell|explain|describe|list|name|give|show|compare)\b", re.I)
