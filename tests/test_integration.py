@@ -63,6 +63,14 @@ def test_a_list_item_sharing_a_rare_word_with_the_question_leads(assistant):
     assert ans.text.startswith("**Both collaborate closely in real-world projects**"), ans.text
 
 
+def test_what_a_learner_says_of_themselves_does_not_make_a_question_out_of_scope(assistant):
+    # "5 years of Java" used a not-covered word ("years of experience required"); it describes
+    # the learner. The same word in what is asked still counts.
+    about_me = "I'm a backend developer with 5 years of Java and a lot of Docker. Which of the two roles fits me better?"
+    assert assistant.answer(about_me).kind == "answer"
+    assert assistant.answer("I have 5 years of experience. How much do data scientists earn?").kind == "not_found"
+
+
 def test_a_walk_through_a_list_by_place_and_by_next(assistant):
     history = []
 

@@ -372,3 +372,16 @@ def test_a_list_item_asked_for_by_its_place(text, place):
     from rolebot.query import ordinal
 
     assert ordinal(text) == place
+
+
+@pytest.mark.parametrize("text, asked", [
+    ("I'm an accountant, good with numbers and stats. Which role should I look at?", "Which role should I look at?"),
+    ("As an accountant I live in spreadsheets. Does a DS make reports too?", "Does a DS make reports too?"),
+    ("I have 3 years of experience. How much do ML engineers earn?", "How much do ML engineers earn?"),
+    ("I want to know: how much do ML engineers earn?", "I want to know: how much do ML engineers earn?"),  # a question
+    ("I'm new here.", "I'm new here."),  # nothing else: all of it
+    ("which role pays more? I'm curious.", "which role pays more?")])
+def test_what_the_learner_says_of_themselves_is_not_what_they_ask(text, asked):
+    from rolebot.confidence import asked_part
+
+    assert asked_part(text) == asked

@@ -31,6 +31,18 @@ NEAR = 4  # words apart in the question: "power bi better than tableau"
 # scope more often than not (README, "What did not").
 HEDGES = ("specific", "whether", "particular", "certain", "various")
 ABSTAIN_THRESHOLD = 0.7
+# A sentence in which the learner describes themselves ("I'm a backend dev, 5 years of Java.",
+# "As an accountant I live in spreadsheets."): context for the question, not what it asks about.
+SELF = re.compile(r"^\W*(i|i'm|im|i've|ive|i'd|my|me|as\s+an?)\b", re.I)
+SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def asked_part(question: str) -> str:
+    """The question without the sentences that only describe the asker (all of it if nothing
+    else is left): a not-covered word there ("5 years of Java", "good with numbers") is about
+    the learner, not about what they ask."""
+    kept = [s for s in SENTENCE.split(question) if s.rstrip().endswith("?") or not SELF.match(s)]
+    return " ".join(kept) if kept else question
 CONFIDENCE_WEIGHTS = {"bias": -3.46, "dense": 9.22, "coverage": 1.12, "scope": -39.98, "scope_word": -21.03}
 
 
@@ -68,8 +80,9 @@ class Confidence:
         near_scope = float((scope @ vec).max()) if len(scope) else 0.0
         doc = self.retriever.passages[top.passage].doc
         declared = self._scope_stems.get(doc, set())
-        scope_word = float(any(self.retriever.stem(w) in declared for w in words)
-                           or self._other_role(normalized, doc) or self._never_compared(normalized, doc))
+        asked = asked_part(normalized)
+        scope_word = float(any(self.retriever.stem(w) in declared for w in content_words(asked))
+                           or self._other_role(asked, doc) or self._never_compared(asked, doc))
         return {
             "dense": top.dense,  # best cosine between the question and a passage, sentence or list item
             "coverage": len(known) / len(words) if words else 0.0,  # question words the knowledge uses
