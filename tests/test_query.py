@@ -110,6 +110,13 @@ def test_speller_fixes_unknown_words_towards_the_corpus():
         ("are you sure ML engineers need statistics?", None),
         ("good skills for a data scientist?", None),
         ("yo r u a bot", "about"),  # a greeting before a question about the bot
+        ("hello? is this thing on", "greeting"), ("hiya, anyone here?", "greeting"), ("howdy partner", "greeting"),
+        ("how are you doing today?", "greeting"), ("hi, my name is Priya", "greeting"), ("i'm fine thanks", "greeting"),
+        ("thanks, that's exactly what i needed", "thanks"), ("merci beaucoup", "thanks"),
+        ("hello, thanks for the help earlier", "thanks"), ("nothing else, thanks", "bye"), ("no more questions", "bye"),
+        ("idk", "ack"), ("maybe", "ack"), ("test", "greeting"),
+        ("how do ML engineers test models?", None), ("maybe i should learn python?", None),
+        ("no more jobs for data scientists?", None), ("what is my name", None),
         ("evening classes for DS?", None),
     ],
 )

@@ -24,13 +24,13 @@ KIND_WORDS = {
                "shukriya", "asante", "arigato"},
     "sorry": {"sorry", "sry", "soz", "apologies", "apologize", "apologise", "oops", "pardon"},
     "greeting": {"hi", "hii", "hiii", "hello", "helo", "hallo", "hullo", "hey", "heya", "hiya", "howdy", "yo",
-                 "greetings", "morning", "afternoon", "evening", "namaste", "sup", "gm"},
+                 "greetings", "morning", "afternoon", "evening", "namaste", "sup", "gm", "test", "testing"},
     "ack": {"ok", "okay", "okk", "okey", "oki", "okie", "k", "kk", "cool", "great", "nice", "good", "gud", "understood", "alright",
             "sure", "awesome", "perfect", "fine", "hmm", "hm", "yes", "yeah", "yep", "yup", "no", "nope", "wow",
             "interesting", "noted", "right", "clear", "excellent", "amazing", "brilliant", "lovely", "neat", "fair",
             "gotcha", "got", "it", "makes", "sense", "helpful", "useful", "super", "fantastic", "lol", "haha", "hehe",
             "nvm", "nevermind", "thumbs", "understand", "glad", "rock", "rocks", "helped", "helps", "bet", "aight",
-            "ight", "word", "dope", "sweet"},
+            "ight", "word", "dope", "sweet", "maybe", "idk", "dunno"},
 }
 PRIORITY = ("bye", "thanks", "sorry", "greeting", "ack")
 FILLER = {
@@ -49,6 +49,7 @@ FILLER = {
     "in", "advance", "time", "patience", "clearly", "quickly", "sent", "message", "but", "seriously", "honestly",
     # forms of address and tags learners add in their English ("salamat po", "thanks yaar", "ok na")
     "po", "na", "yaar", "bhai", "ji", "amigo", "amiga", "maam", "ma'am", "boss", "pal", "fam", "sis", "lah",
+    "partner", "beaucoup", "earlier", "today",
 }
 # Laughter and interjections typed as a reply: "hahaha", "lol", "lmao", "xD".
 LAUGH = re.compile(r"^(?:(?:h[aeiou]){2,}h?|(?:lo)+l|lmf?ao+|rofl|xd+)$")
@@ -83,8 +84,9 @@ ABOUT = re.compile(
 PRAISE = re.compile(r"^((you're|youre|you are|ur|u r) (so |very |really |just )?(smart|clever|funny|cute|the best|awesome|"
                     r"amazing|great|helpful|a lifesaver|a life saver|a legend|a star)|(you|u) saved me|(you|u) (are|r) "
                     r"(a )?(lifesaver|life saver|legend|star))$")
-HELLO = re.compile(r"^(how (are|r) (you|u)( doing| today)?|how'?s it going|how do you do|what'?s up|wass?up|"
-                   r"nice to meet (you|u)|good to see (you|u)|anyone there|is anyone there|(is )?any ?(one|body) home|"
+HELLO = re.compile(r"^(how (are|r) (you|u)( doing)?( today)?|(i'?m|i am|im) (fine|good|ok|okay|great|well)( thanks| thank you| thx)?|how'?s it going|how do you do|what'?s up|wass?up|"
+                   r"nice to meet (you|u)|good to see (you|u)|(is )?any ?(one|body) (there|here)|is this (thing )?(on|working)|"
+                   r"my name is \w+( \w+)?|(is )?any ?(one|body) home|"
                    r"(are|r) (you|u) there|how('s| is) your day( going)?|how (have|ve) (you|u) been|hola|bonjour|salut|"
                    r"hey there|(i'?m|i am|im) (back|new here|new)|i have a (question|doubt|query)|"
                    r"i hope (you|u)('re| are| r)? (doing )?(well|good|fine|great|ok)|hope (you|u)('re| are| r)? (doing )?(well|good|fine|great)|"
@@ -93,11 +95,13 @@ HELLO = re.compile(r"^(how (are|r) (you|u)( doing| today)?|how'?s it going|how d
 ACK = re.compile(r"^(i see|i get it( now)?|i understand( now)?|(that|it) (makes|made) sense( now)?|sounds (good|great|fine|"
                  r"perfect)|you too|same to (you|u)|okie dokie|never ?mind|forget it|fair enough|all good|no (worries|"
                  r"problem|prob|probs)|np|my pleasure|will do|good to know|wonderful|splendid|well done|(good|great|nice) (job|work)|"
-                 r"(nice|good|great|cool) (example|one|answer|explanation))$")
+                 r"(nice|good|great|cool) (example|one|answer|explanation)|"
+                 r"(that'?s|thats|that is|it'?s|its) (exactly |just )?what i (needed|wanted|was looking for))$")
 SORRY = re.compile(r"^(my (bad|mistake|fault|apologies)|(i'?m|i am|im) sorry|excuse me|pardon( me)?)$")
 BYE = re.compile(r"^(see (you|ya|u)( later| soon| around)?|take care|have a (good|nice|great) (day|one|evening|night)|"
                  r"talk (to (you|u) )?(later|soon)|catch (you|ya|u) later|(gotta|got to|have to|need to|i have to|i need to|i must) go( now)?|"
-                 r"i'?m done|that'?s all( for (now|today))?|signing off|(good ?night|gn)( \w+)?)$")
+                 r"i'?m done|that'?s (all|it)( for (now|today))?|signing off|(good ?night|gn)( \w+)?|nothing else|"
+                 r"no (more|further|other) questions?)$")
 _PUNCT = re.compile(r"[^\w\s']")
 CLAUSE = re.compile(r"[.!,;?]+\s*")
 PHRASES = (("bye", BYE), ("greeting", HELLO), ("thanks", PRAISE), ("ack", ACK), ("sorry", SORRY), ("about", ABOUT))
