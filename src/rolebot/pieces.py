@@ -26,7 +26,8 @@ class Pieces:
         self.data = data
         self._views_of: dict[int, list[int]] | None = None
         self._named: dict[int, np.ndarray] = {}
-        self._common: set[str] | None = None
+        self._common: dict[str, set[str]] = {}  # per document: the words it writes in lower case
+        self._of_doc: dict[str, list[int]] | None = None
 
     def units(self, passages: list[int], vec, names: float = 0.0) -> tuple[list[tuple], np.ndarray, np.ndarray]:
         """For each passage, the cosine of each answer unit: the best of its pieces (a list
@@ -63,24 +64,22 @@ class Pieces:
         return [tuple(values[base[i] : base[i + 1]]) for i in range(len(ps))], top, ranked
 
     def named(self, p: int) -> np.ndarray:
-        """1.0 for each of passage p's pieces that names something (NAME), else 0.0."""
+        """1.0 for each of passage p's pieces that names something (NAME), else 0.0. Worked out
+        on first use, per passage and per document: a question asking for a name reads only its
+        candidates' documents (at 100k passages, the whole knowledge's words took 2.6 s)."""
         if p not in self._named:
-            if self._common is None:  # once, on the first question that asks for a name
-                texts = [q.text for q in self.data.passages]
-                titles = " ".join({q.title for q in self.data.passages}).lower()
-                self._common = set(LOWER_WORD.findall(" ".join(texts))) | set(LOWER_WORD.findall(titles))
-            self._named[p] = np.array([float(self._names(text)) for _, text in self.data.passages[p].pieces()])
+            passage = self.data.passages[p]
+            common = self._common.get(passage.doc)
+            if common is None:
+                if self._of_doc is None:
+                    self._of_doc = {}
+                    for i, q in enumerate(self.data.passages):
+                        self._of_doc.setdefault(q.doc, []).append(i)
+                texts = [self.data.passages[i].text for i in self._of_doc[passage.doc]]
+                common = set(LOWER_WORD.findall(" ".join(texts))) | set(LOWER_WORD.findall(passage.title.lower()))
+                self._common[passage.doc] = common
+            self._named[p] = np.array([float(_names(text, common)) for _, text in passage.pieces()])
         return self._named[p]
-
-    def _names(self, text: str) -> bool:
-        for m in NAME.finditer(text):
-            word = m.group(0)
-            if word.islower() or OPENS.search(text[: m.start()]):
-                continue
-            low = word.lower()
-            if low not in self._common and low.rstrip("s") not in self._common:
-                return True
-        return False
 
     def aspects(self, passages: list[int], vec) -> np.ndarray:
         """Each passage's best aspect cosine for a query vector with the names taken out (NaN
@@ -121,6 +120,17 @@ class Pieces:
         if not rows:
             return np.zeros((0, 1), "float32"), np.zeros(0, "int64")
         return np.stack([self.data.faiss_index.reconstruct(r) for r in rows]), self.data.view_kind[rows]
+
+
+def _names(text: str, common: set[str]) -> bool:
+    for m in NAME.finditer(text):
+        word = m.group(0)
+        if word.islower() or OPENS.search(text[: m.start()]):
+            continue
+        low = word.lower()
+        if low not in common and low.rstrip("s") not in common:
+            return True
+    return False
 
 
 def _spans(lo: np.ndarray, lengths: np.ndarray) -> np.ndarray:
