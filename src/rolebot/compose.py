@@ -78,7 +78,6 @@ class Composer:
         self.retriever = retriever
         self.passages = retriever.passages
         # Each section's opening passage: "what is X?" is answered by the sentence that opens X.
-        self._docs = list(dict.fromkeys(p.doc for p in self.passages))
         self._opening: dict[tuple, int] = {}
         for i, p in enumerate(self.passages):
             if p.section:
@@ -90,7 +89,8 @@ class Composer:
         lead = self._definition_lead(question, rows)
         anchor = sequence_anchor(question)
         after = self.retriever.embedder.encode_queries([self.retriever.normalize(anchor)])[0] if anchor else None
-        names, nth, stems = names_bonus(question), ordinal(question), self._stems(question)
+        names, nth = names_bonus(question), ordinal(question)
+        stems = self._rare_stems(question, self.passages[best.passage].doc)
         picked = lead + [b for b in self._blocks(best, vec, MAX_ANSWER_CHARS - _size(lead), after=after, names=names,
                                                  nth=nth, stems=stems) if b not in lead]
         listed = self._introduced_list(best.passage)
@@ -167,10 +167,13 @@ class Composer:
         return blocks + [(row.passage, units[i]) for i in order]
 
     def _stems(self, text: str) -> set[str]:
-        """The stems of a text's content words that name a thing only a few lines of the
-        knowledge name (the role names, "work", "data" are in every other item)."""
-        stems = {self.retriever.stem(w) for w in content_words(ROLE.sub(" ", expand_abbreviations(text)))}
-        return {w for w in stems if any(w in self.retriever.rare_words(doc) for doc in self._docs)}
+        """The stems of a text's content words, role names left out."""
+        return {self.retriever.stem(w) for w in content_words(ROLE.sub(" ", expand_abbreviations(text)))}
+
+    def _rare_stems(self, text: str, doc: str) -> set[str]:
+        """Those that name a thing only a few lines of the document name ("work", "data" are in
+        every other item)."""
+        return self._stems(text) & self.retriever.rare_words(doc).keys()
 
     def _item_lead(self, passage: int, unit: str, vec, after=None, names: float = 0.0, stems=frozenset()) -> str:
         """For a long list, the item(s) that answer, in bold, to stand before the list. For a
