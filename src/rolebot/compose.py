@@ -173,7 +173,7 @@ class Composer:
     def _rare_stems(self, text: str, doc: str) -> set[str]:
         """Those that name a thing only a few lines of the document name ("work", "data" are in
         every other item)."""
-        return self._stems(text) & self.retriever.rare_words(doc).keys()
+        return self._stems(text) & self.retriever.word_lines.rare(doc).keys()
 
     def _item_lead(self, passage: int, unit: str, vec, after=None, names: float = 0.0, stems=frozenset()) -> str:
         """For a long list, the item(s) that answer, in bold, to stand before the list. For a

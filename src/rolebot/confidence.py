@@ -13,7 +13,7 @@ import re
 
 from .query import ROLE, STOPWORDS, content_words
 from .query import words as all_words
-from .retriever import LINE, Retriever, Scored
+from .retriever import Retriever, Scored
 
 # A role a question asks about: a word and a job title ("data engineer", "product managers").
 ROLE_PHRASE = re.compile(r"\b([a-z][a-z-]+)\s+(engineer|scientist|analyst|manager|developer|researcher|architect|"
@@ -113,7 +113,7 @@ class Confidence:
         if not WEIGHS.search(question):
             return False
         asked = [self.retriever.stem(w) for w in all_words(ROLE.sub(" ", question))]
-        rare = self.retriever.rare_words(doc)
+        rare = self.retriever.word_lines.rare(doc)
         for i, a in enumerate(asked):
             for n, b in enumerate(asked[i + 1 : i + 1 + NEAR], i + 1):
                 if a == b or a in STOPWORDS or b in STOPWORDS or not _weighed(asked, i, n):
@@ -124,12 +124,9 @@ class Confidence:
                 at = [rare[w] for w in (a, b) if w in rare]
                 if not at:
                     continue
-                if all(_side_by_side(self._line(*where), a, b) for where in min(at, key=len)):
+                if all(_side_by_side(self.retriever.word_lines.line(*where), a, b) for where in min(at, key=len)):
                     return True
         return False
-
-    def _line(self, p: int, u: int, n: int) -> list[str]:
-        return [self.retriever.stem(w) for w in all_words(LINE.split(self.retriever.data.units[p][u])[n])]
 
     @staticmethod
     def of(signals: dict) -> float:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,8 +15,9 @@ from . import lexical
 from .errors import IndexLoadError, QueryError
 from .knowledge import Passage, knowledge_files
 from .pieces import Pieces
-from .query import STOPWORDS, Speller, asks_for_names, expand_abbreviations, name_the_pair, scrub, title_pair, words
+from .query import Speller, asks_for_names, expand_abbreviations, name_the_pair, scrub, title_pair
 from .records import Hit
+from .wordlines import WordLines
 
 log = logging.getLogger("rolebot")
 
@@ -39,8 +39,6 @@ TEMPLATE_HANDICAP = 0.12
 # for a question asking which tool, language or product; not in the confidence.
 NAMES_BONUS = 0.1
 DENSE_POOL = 64  # FAISS rows fetched per query before pooling by passage
-RARE_LINES = 8  # lines of a document that may name a thing it only lists
-LINE = re.compile(r"\n|(?<=[.!?])\s+")  # the sentences and list items of a unit
 
 
 @dataclass(frozen=True)
@@ -74,8 +72,7 @@ class Retriever:
         # With one comparison article, "both roles" can only mean the two it compares.
         self.pair = title_pair(next(iter(titles))) if len(titles) == 1 else None
         self.pieces = Pieces(data)
-        self._rare: dict[str, dict[str, tuple]] = {}  # per document, on first use (rare_words)
-        self._of_doc: dict[str, list[int]] | None = None
+        self.word_lines = WordLines(self.passages, data.units, self.stem)
         self.aspects = aspects.AspectScorer(data, embedder, self.pieces)
 
     @classmethod
@@ -140,18 +137,6 @@ class Retriever:
 
     def knows_stem(self, stem: str) -> bool:
         return stem in self._known_stems
-
-    def rare_words(self, doc: str) -> dict[str, tuple[tuple[int, int, int], ...]]:
-        """The stems a document names in only a few of its lines (RARE_LINES), each with where:
-        (passage, unit, line). A word in many lines is a subject, not an item of a list. Worked
-        out per document on first use: for every document at load, 100k passages took ~5 s."""
-        if doc not in self._rare:
-            if self._of_doc is None:
-                self._of_doc = {}
-                for i, p in enumerate(self.passages):
-                    self._of_doc.setdefault(p.doc, []).append(i)
-            self._rare[doc] = _rare_words(self._of_doc.get(doc, []), self.data.units, self.stem)
-        return self._rare[doc]
 
     def normalize(self, query: str) -> str:
         return self.speller.correct(name_the_pair(expand_abbreviations(query), self.pair))
@@ -262,16 +247,6 @@ class Retriever:
             if p.id == passage_id:
                 return p
         raise KeyError(passage_id)
-
-
-def _rare_words(passages: list[int], units, stem) -> dict[str, tuple]:
-    where: dict[str, list[tuple[int, int, int]]] = {}
-    for p in passages:
-        for u, unit in enumerate(units[p]):
-            for n, line in enumerate(LINE.split(unit)):
-                for w in {stem(w) for w in words(line)} - STOPWORDS:
-                    where.setdefault(w, []).append((p, u, n))
-    return {w: tuple(at) for w, at in where.items() if len(at) <= RARE_LINES}
 
 
 def names_bonus(query: str) -> float:
