@@ -9,8 +9,9 @@ reading order — within MAX_ANSWER_CHARS.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
-from .knowledge import LIST_ITEM
+from .knowledge import LIST_ITEM, item_after, item_at, list_items
 from .query import ROLE, content_words, expand_abbreviations, ordinal
 from .aspects import ASPECT_WEIGHT
 from .retriever import names_bonus
@@ -71,6 +72,18 @@ def is_definition(question: str) -> bool:
     return bool(asks) and len(content_words(question)) <= 4
 
 
+class Focus(NamedTuple):
+    """What in the question picks the list item to lead with."""
+
+    after: object = None  # "what comes after X?": X's vector
+    names: float = 0.0  # what an item naming a tool or product gains (retriever.names_bonus)
+    nth: int | None = None  # "the first step": the item's place (query.ordinal)
+    stems: frozenset | set = frozenset()  # the question's rare words (one item alone may share them)
+
+
+NO_FOCUS = Focus()
+
+
 class Composer:
     """Chooses and orders the quoted units; knows the passages, not how they were found."""
 
@@ -89,13 +102,12 @@ class Composer:
         lead = self._definition_lead(question, rows)
         anchor = sequence_anchor(question)
         after = self.retriever.embedder.encode_queries([self.retriever.normalize(anchor)])[0] if anchor else None
-        names, nth = names_bonus(question), ordinal(question)
-        stems = self._rare_stems(question, self.passages[best.passage].doc)
-        picked = lead + [b for b in self._blocks(best, vec, MAX_ANSWER_CHARS - _size(lead), after=after, names=names,
-                                                 nth=nth, stems=stems) if b not in lead]
+        focus = Focus(after, names_bonus(question), ordinal(question),
+                      self._rare_stems(question, self.passages[best.passage].doc))
+        picked = lead + [b for b in self._blocks(best, vec, MAX_ANSWER_CHARS - _size(lead), focus=focus) if b not in lead]
         listed = self._introduced_list(best.passage)
         if listed is not None and _size(picked) + len(listed[1]) <= MAX_ANSWER_CHARS and listed not in picked:
-            item = _nth_item(listed[1], nth)
+            item = _nth_item(listed[1], focus.nth)
             if item and _size(picked) + len(listed[1]) + len(item) <= MAX_ANSWER_CHARS:
                 picked.insert(0, (listed[0], item))  # the step asked for first, then the sentence and its list
             picked.append(listed)
@@ -133,8 +145,7 @@ class Composer:
                     return [(first, units[0])]
         return []
 
-    def _blocks(self, row, vec, budget: int, best_only: bool = False, after=None, names: float = 0.0,
-                nth: int | None = None, stems=frozenset()) -> list[tuple[int, str]]:
+    def _blocks(self, row, vec, budget: int, best_only: bool = False, focus: Focus = NO_FOCUS) -> list[tuple[int, str]]:
         p = self.passages[row.passage]
         units = self.retriever.data.units[row.passage]
         if not units:
@@ -147,7 +158,7 @@ class Composer:
             if best_only or top == 0 or PRONOUN_START.match(units[top]) or TURN.match(units[top]):
                 return [(row.passage, p.text)]
             return [(row.passage, units[i]) for i in [top] + [i for i in range(len(units)) if i != top]]
-        lead = _nth_item(units[top], nth) or self._item_lead(row.passage, units[top], vec, after, names, stems)
+        lead = _nth_item(units[top], focus.nth) or self._item_lead(row.passage, units[top], vec, focus)
         blocks = [(row.passage, lead)] if lead else []
         if len(units[top]) + len(lead) > budget:
             return blocks if len(lead) <= budget else []
@@ -175,26 +186,25 @@ class Composer:
         every other item)."""
         return self._stems(text) & self.retriever.word_lines.rare(doc).keys()
 
-    def _item_lead(self, passage: int, unit: str, vec, after=None, names: float = 0.0, stems=frozenset()) -> str:
+    def _item_lead(self, passage: int, unit: str, vec, focus: Focus) -> str:
         """For a long list, the item(s) that answer, in bold, to stand before the list. For a
         "what comes after X?" question (``after``: X's vector), the item after the one that
         matches X best."""
-        items = [line for line in unit.split("\n") if LIST_ITEM.match(line)]
-        if after is not None and len(items) >= 2:
-            scores = self.retriever.pieces.items(passage, unit, after)
-            step = max(range(len(scores)), key=scores.__getitem__) + 1 if scores else len(items)
-            if step < len(items):
-                return f"**{LIST_ITEM.sub('', items[step]).strip()}**"
+        items = list_items(unit)
+        if focus.after is not None and len(items) >= 2:
+            step = item_after(items, self.retriever.pieces.items(passage, unit, focus.after))
+            if step:
+                return f"**{LIST_ITEM.sub('', step).strip()}**"
         if len(items) < LEAD_ITEMS_MIN:
             return ""
-        scores = self.retriever.pieces.items(passage, unit, vec, names)
+        scores = self.retriever.pieces.items(passage, unit, vec, focus.names)
         if not scores:
             return ""
         best = max(scores)
         if best - sorted(scores)[len(scores) // 2] < ITEM_FOCUS:
             # The question asks for the list as a whole, not one item of it, unless it shares a
             # word with one item alone ("do they collaborate or work in silos?").
-            shared = [len(stems & self._stems(LIST_ITEM.sub("", item))) for item in items]
+            shared = [len(focus.stems & self._stems(LIST_ITEM.sub("", item))) for item in items]
             top = max(shared, default=0)
             if not top or shared.count(top) > 1:
                 return ""
@@ -227,10 +237,8 @@ def _cohesive(units: list[str], chosen: list[int], budget: int) -> list[int]:
 
 def _nth_item(unit: str, nth: int | None) -> str:
     """A list's item at place nth (ordinal), in bold; "" when there is no such item."""
-    items = [line for line in unit.split("\n") if LIST_ITEM.match(line)]
-    if nth is None or len(items) < 2 or not -len(items) <= nth < len(items):
-        return ""
-    return f"**{LIST_ITEM.sub('', items[nth]).strip()}**"
+    item = item_at(list_items(unit), nth)
+    return f"**{LIST_ITEM.sub('', item).strip()}**" if item else ""
 
 
 def _size(blocks) -> int:

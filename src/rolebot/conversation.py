@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from . import config
 from .facts import fact_kind
-from .knowledge import LIST_ITEM
+from .knowledge import LIST_ITEM, item_after, item_at, list_items
 from .query import PRONOUN, ROLE, clean_text, content_words, is_fragment, names_a_role, resolve_follow_up
 from .smalltalk import smalltalk_kind, strip_pleasantries
 
@@ -205,25 +205,27 @@ class Conversation:
         """The item after the one that best matches what the learner names ("what comes after
         deployment?"), in the first list the last answer quoted; ``score(p, unit)`` gives each
         item's cosine to the named step."""
-        for p, u, n in topic.quoted:
-            unit = self.units[p][u]
-            lines = unit.split("\n")
-            if LIST_ITEM.match(lines[n]):
-                items = [line for line in lines if LIST_ITEM.match(line)]
-                scores = score(p, unit)
-                best = max(range(len(scores)), key=scores.__getitem__) if scores else len(items)
-                return [(p, items[best + 1])] if best + 1 < len(items) else []
-        return []
+        found = self._quoted_list(topic)
+        if found is None:
+            return []
+        p, unit, items = found
+        step = item_after(items, score(p, unit))
+        return [(p, step)] if step else []
 
     def item(self, topic: Topic, nth: int) -> list[tuple[int, str]]:
         """Item nth (0 first, -1 last) of the first list the last answer quoted ("and the last
         step?" after the steps of a workflow)."""
+        found = self._quoted_list(topic)
+        item = item_at(found[2], nth) if found else None
+        return [(found[0], item)] if item else []
+
+    def _quoted_list(self, topic: Topic) -> tuple[int, str, list[str]] | None:
+        """The first list the last answer quoted: (passage, unit, its item lines)."""
         for p, u, n in topic.quoted:
-            lines = self.units[p][u].split("\n")
-            if LIST_ITEM.match(lines[n]):
-                items = [line for line in lines if LIST_ITEM.match(line)]
-                return [(p, items[nth])] if len(items) >= 2 and -len(items) <= nth < len(items) else []
-        return []
+            unit = self.units[p][u]
+            if LIST_ITEM.match(unit.split("\n")[n]):
+                return p, unit, list_items(unit)
+        return None
 
     def _after(self, p: int, u: int, n: int) -> list[tuple[int, str]]:
         lines = self.units[p][u].split("\n")

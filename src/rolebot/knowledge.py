@@ -60,7 +60,7 @@ class Passage:
         out = []
         for n, unit in enumerate(self.units()):
             lines = unit.split("\n")
-            items = [line for line in lines if LIST_ITEM.match(line)]
+            items = list_items(unit)
             if not items:
                 out.append((n, unit))
                 continue
@@ -97,6 +97,22 @@ def slugify(text: str) -> str:
     text = unicodedata.normalize("NFKD", NUMBERING.sub("", text))
     text = text.encode("ascii", "ignore").decode().lower()
     return re.sub(r"[^a-z0-9]+", "-", text)[: 4 * MAX_SLUG_CHARS].strip("-")[:MAX_SLUG_CHARS].strip("-") or "section"
+
+
+def list_items(unit: str) -> list[str]:
+    """A unit's list item lines, in order (none for a sentence)."""
+    return [line for line in unit.split("\n") if LIST_ITEM.match(line)]
+
+
+def item_at(items: list[str], place: int | None) -> str | None:
+    """The item at a place asked for by its order (0 first, -1 last), in a list of two or more."""
+    return items[place] if place is not None and len(items) >= 2 and -len(items) <= place < len(items) else None
+
+
+def item_after(items: list[str], scores: list[float]) -> str | None:
+    """The item after the one that scores best ("what comes after X?", each item's cosine to X)."""
+    step = max(range(len(scores)), key=scores.__getitem__) + 1 if scores else len(items)
+    return items[step] if step < len(items) else None
 
 
 def split_units(text: str) -> list[str]:
