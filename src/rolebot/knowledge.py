@@ -99,6 +99,14 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text)[: 4 * MAX_SLUG_CHARS].strip("-")[:MAX_SLUG_CHARS].strip("-") or "section"
 
 
+def by_document(passages) -> dict[str, list[int]]:
+    """Each document's passage numbers, in order."""
+    out: dict[str, list[int]] = {}
+    for i, p in enumerate(passages):
+        out.setdefault(p.doc, []).append(i)
+    return out
+
+
 def list_items(unit: str) -> list[str]:
     """A unit's list item lines, in order (none for a sentence)."""
     return [line for line in unit.split("\n") if LIST_ITEM.match(line)]

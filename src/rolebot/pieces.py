@@ -11,6 +11,7 @@ import re
 import numpy as np
 
 from . import index as index_mod
+from .knowledge import by_document
 
 # A name is a word the knowledge writes only capitalised ("Tableau", "SageMaker", "SQL") where no
 # sentence or list item starts, and no word of a title (a title names the subject, not an answer).
@@ -47,10 +48,10 @@ class Pieces:
         rows = _spans(lo, lengths)
         units = d.piece_unit[rows]
         # Units per passage: one more than its highest unit number among its pieces (0 if none).
-        counts = np.zeros(len(ps), dtype="int64")
-        np.maximum.at(counts, np.repeat(np.arange(len(ps)), lengths), units + 1)
-        base = np.r_[0, np.cumsum(counts)]
         owner = np.repeat(np.arange(len(ps)), lengths)
+        counts = np.zeros(len(ps), dtype="int64")
+        np.maximum.at(counts, owner, units + 1)
+        base = np.r_[0, np.cumsum(counts)]
         sims = d.piece_vectors[rows] @ vec
         top = np.full(len(ps), -1.0)
         np.maximum.at(top, owner, sims)
@@ -72,9 +73,7 @@ class Pieces:
             common = self._common.get(passage.doc)
             if common is None:
                 if self._of_doc is None:
-                    self._of_doc = {}
-                    for i, q in enumerate(self.data.passages):
-                        self._of_doc.setdefault(q.doc, []).append(i)
+                    self._of_doc = by_document(self.data.passages)
                 texts = [self.data.passages[i].text for i in self._of_doc[passage.doc]]
                 common = set(LOWER_WORD.findall(" ".join(texts))) | set(LOWER_WORD.findall(passage.title.lower()))
                 self._common[passage.doc] = common

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from .knowledge import by_document
 from .query import STOPWORDS, words
 
 RARE_LINES = 8  # lines of a document that may name a thing it only lists
@@ -30,9 +31,7 @@ class WordLines:
         (passage, unit, line). A word in many lines is a subject, not an item of a list."""
         if doc not in self._rare:
             if self._of_doc is None:
-                self._of_doc = {}
-                for i, p in enumerate(self.passages):
-                    self._of_doc.setdefault(p.doc, []).append(i)
+                self._of_doc = by_document(self.passages)
             where: dict[str, list[tuple[int, int, int]]] = {}
             for p in self._of_doc.get(doc, []):
                 for u, unit in enumerate(self.units[p]):
