@@ -84,6 +84,7 @@ def test_a_walk_through_a_list_by_place_and_by_next(assistant):
     assert "tested and validated" in ask("and after that?")[:120]
     assert "deploys the model" in ask("then what")[:120]
     assert "monitor and improve" in ask("n the last step")[:120]
+    assert "A Data Scientist analyzes data and builds a model" in ask("who does the first step?")[:120]
     history.clear()
     ask("how does a typical project flow between the two roles")
     # after the step it names, not after the list: the list's last step follows deployment

@@ -5,7 +5,7 @@ import pytest
 from rolebot.compose import _cohesive, is_definition, section_label, sequence_anchor
 from rolebot.conversation import move_of
 from rolebot.facts import fact_kind
-from rolebot.query import Speller, expand_abbreviations, is_fragment, resolve_follow_up
+from rolebot.query import Speller, asks_by_place, expand_abbreviations, is_fragment, resolve_follow_up
 from rolebot.smalltalk import smalltalk_kind, strip_pleasantries
 
 
@@ -209,6 +209,11 @@ def test_follow_up_moves(text, move):
         # a comparison that points back ("that") with a role and nothing else asks the same of it
         ("how does that compare to data scientists?", "does an ML engineer need to know statistics?",
          "does an data scientists need to know statistics?"),
+        # a whole question after a discourse word is a new question, not a role swap
+        ("then what does an ML engineer do?", "are data engineers the same as ML engineers?",
+         "then what does an ML engineer do?"),
+        ("then what does the MLE do with that", "what does a DS do at netflix",
+         "what does a ML engineer do at netflix"),
     ],
 )
 def test_follow_ups(question, previous, expected):
@@ -392,3 +397,11 @@ def test_what_the_learner_says_of_themselves_is_not_what_they_ask(text, asked):
     from rolebot.confidence import asked_part
 
     assert asked_part(text) == asked
+
+
+@pytest.mark.parametrize("text, by_place", [("who does the first step?", True), ("n the last step", True),
+                                            ("and the second one?", True), ("what is the first step to become an MLE?", False),
+                                            ("what's the first thing to learn for data science?", False),
+                                            ("who deploys the model?", False)])
+def test_a_turn_that_asks_for_an_item_by_its_place(text, by_place):
+    assert asks_by_place(text) == by_place

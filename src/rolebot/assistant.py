@@ -18,7 +18,7 @@ from .confidence import ABSTAIN_THRESHOLD, Confidence
 from .conversation import Conversation, Topic, in_context, message_text, move_of
 from .facts import fact_answer, fact_kind
 from .lru import LRU
-from .query import clean_text, content_words, is_fragment, ordinal, points_back
+from .query import asks_by_place, clean_text, content_words, is_fragment, ordinal, points_back
 from .records import Answer
 from .replies import Replies, within_budget
 from .retriever import Retriever, Scored
@@ -154,7 +154,7 @@ class Assistant:
             return self._fact(fact, topic, documents)
         text = strip_pleasantries(text)
         move = move_of(text) if topic.question else None
-        nth = ordinal(text) if topic.quoted and is_fragment(text) else None
+        nth = ordinal(text) if topic.quoted and asks_by_place(text) else None
         if nth is not None:  # "n the last step": an item of the list just quoted, by its place
             blocks = self.conversation.item(topic, nth)
             if blocks:

@@ -61,6 +61,7 @@ _ABBREV = re.compile(
 ROLE = re.compile(
     r"\b(data scien\w*|ml engineer\w*|machine learning engineer\w*|ml engineering|mles?|ds)\b", re.I
 )
+THING = re.compile(r"\b(it|its|that|this|those|these)\b", re.I)
 PRONOUN = re.compile(r"\b(they|them|their|theirs|it|its|this role|that role|those|these|that one|this one)\b", re.I)
 # "which one does the system design?", "which of them experiments more?": a question that asks
 # to pick between the roles is about both of them, not about the last one discussed.
@@ -132,6 +133,15 @@ def ordinal(question: str) -> int | None:
     """The place of the list item a question asks for by its order (0 first, -1 last), or None."""
     m = ORDINAL.search(question)
     return PLACES[m["n"].lower()] if m else None
+
+
+def asks_by_place(text: str) -> bool:
+    """A turn that asks only for a list item by its place ("who does the first step?", "and the
+    last one?"): nothing else of substance, no role of its own."""
+    m = ORDINAL.search(text)
+    if m is None or names_a_role(text):
+        return False
+    return is_fragment(text) or not content_words(text[: m.start()] + " " + text[m.end():])
 
 
 def names_a_role(text: str) -> bool:
@@ -224,6 +234,13 @@ def _roles(text: str) -> list[str]:
     return [m.group(0) for m in ROLE.finditer(text)]
 
 
+def _asks_whole(body: str) -> bool:
+    """A whole question of its own after a discourse word ("ok then what does an ML engineer
+    do?"): a question word, more than a role and a pointing noun ("what about MLEs?" is not), and
+    nothing that points back ("then what does the MLE do with that?" is a follow-up)."""
+    return ASKS.match(body) is not None and len(words(body)) > 4 and not BACK_REFERENCE.search(body)
+
+
 def resolve_follow_up(question: str, previous: str | None) -> str:
     """Rewrite a follow-up that only makes sense after ``previous`` into a self-contained question.
 
@@ -248,7 +265,8 @@ def resolve_follow_up(question: str, previous: str | None) -> str:
     if BARE_FOLLOW_UP.match(q):  # "why?", "tell me more"
         return f"{previous.rstrip(' ?.!')} - {q}"
     starts_like_follow_up = FOLLOW_UP_START.match(q) is not None
-    if roles and not (set(content) - POINTING_NOUNS) and (starts_like_follow_up or len(words(q)) <= 4 or BACK_REFERENCE.search(q)):
+    if (roles and not (set(content) - POINTING_NOUNS) and (starts_like_follow_up or len(words(q)) <= 4 or BACK_REFERENCE.search(q))
+            and not _asks_whole(body)):
         # "and ML engineers?": the previous question, asked about the new role
         if prev_roles and len(set(r.lower() for r in prev_roles)) == 1:
             return ROLE.sub(roles[0], previous)
