@@ -209,6 +209,10 @@ def test_follow_up_moves(text, move):
         # a comparison that points back ("that") with a role and nothing else asks the same of it
         ("how does that compare to data scientists?", "does an ML engineer need to know statistics?",
          "does an data scientists need to know statistics?"),
+        # "that" points at the last question's thing, not only at its role
+        ("do they do that alone?", "what does an ML engineer monitor?",
+         "do they do that alone (what does an ML engineer monitor)?"),
+        ("what tools do they use?", "what does an ML engineer monitor?", "what tools do they use (ML engineer)?"),
         # a whole question after a discourse word is a new question, not a role swap
         ("then what does an ML engineer do?", "are data engineers the same as ML engineers?",
          "then what does an ML engineer do?"),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from . import config
 from .facts import fact_kind
 from .knowledge import LIST_ITEM, item_after, item_at, list_items
-from .query import PRONOUN, ROLE, clean_text, content_words, is_fragment, names_a_role, resolve_follow_up
+from .query import PRONOUN, ROLE, THING, clean_text, content_words, is_fragment, names_a_role, resolve_follow_up
 from .smalltalk import smalltalk_kind, strip_pleasantries
 
 # Words that, with no conversation yet, can only mean the two things a comparison compares.
@@ -141,9 +141,10 @@ class Conversation:
             # So can "sum up the difference in one line" (0.21 -> 0.42), unless it says between what.
             return f"{text.rstrip(' ?.!')} ({self.pair[0]} and {self.pair[1]})?"[: config.MAX_QUESTION_CHARS]
         previous = topic.question
-        if (previous and topic.subject and not topic.quoted and not names_a_role(previous)
-                and PRONOUN.search(text) and not names_a_role(text)):
-            previous = topic.subject  # a refused turn that named no role is no antecedent for "they"
+        if (previous and topic.subject and not topic.quoted and not names_a_role(text)
+                and (THING.search(text) or PRONOUN.search(text) and not names_a_role(previous))):
+            # A refused turn is no antecedent for "that example", nor, if it named no role, for "they".
+            previous = topic.subject
         previous = previous[:MAX_BORROWED_CHARS] if previous else None
         return resolve_follow_up(text, previous)[: config.MAX_QUESTION_CHARS]
 

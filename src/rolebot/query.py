@@ -275,6 +275,6 @@ def resolve_follow_up(question: str, previous: str | None) -> str:
         return question
     if not roles and (PRONOUN.search(q) or starts_like_follow_up or len(content) <= 1):
         # "what should they learn?", "how about output?": keep the previous subject
-        subject = " and ".join(dict.fromkeys(prev_roles)) if prev_roles else previous.rstrip(" ?.!")
+        subject = " and ".join(dict.fromkeys(prev_roles)) if prev_roles and not THING.search(q) else previous.rstrip(" ?.!")
         return f"{q.rstrip(' ?.!')} ({subject})?"
     return question
