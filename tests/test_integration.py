@@ -86,6 +86,9 @@ def test_a_walk_through_a_list_by_place_and_by_next(assistant):
     assert "monitor and improve" in ask("n the last step")[:120]
     assert "A Data Scientist analyzes data and builds a model" in ask("who does the first step?")[:120]
     history.clear()
+    ask("who deploys models into production?")
+    assert "tested and validated" in ask("what happens right before that?")[:120]
+    history.clear()
     ask("how does a typical project flow between the two roles")
     # after the step it names, not after the list: the list's last step follows deployment
     assert "monitor and improve" in ask("what comes after deployment?")[:120]

@@ -162,7 +162,10 @@ def test_page_facts(text, kind):
      # several short clauses, each a request for more or a filler
      ("meaning? elaborate pls", "more"), ("how exactly, walk me thru", "more"), ("ok, why?", "more"),
      ("why, is it hard?", None), ("what does MLOps mean", None), ("meaning of MLOps?", None),
-     ("how exactly do ML engineers deploy models?", None)],
+     ("how exactly do ML engineers deploy models?", None),
+     # the mirror of "next", and a bare "after"
+     ("what happens right before that?", "before"), ("and the step before?", "before"), ("and after?", "next"),
+     ("what should I learn before python?", None)],
 )
 def test_follow_up_moves(text, move):
     assert move_of(text) == move

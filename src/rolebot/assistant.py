@@ -214,6 +214,8 @@ class Assistant:
             else:
                 blocks = []
             blocks = blocks or self.conversation.next(topic)
+        elif move == "before":
+            blocks = self.conversation.before(topic)
         else:
             blocks = self.conversation.more(topic)
         blocks = within_budget(blocks)

@@ -32,7 +32,10 @@ MARKER = re.compile(r"\s*\[\d+\]|\*\*|(?<!\w)\*(?!\s)|(?<!\s)\*(?!\w)")
 MOVES = {
     "example": re.compile(r"\b(examples?|instance|concrete|case\s+study|real[- ]?world|in\s+practice|illustrat\w*|"
                           r"scenario|use\s+case|show\s+me|case)\b", re.I),
-    "next": re.compile(r"\b(next|then\s+what|after\s+(that|this)|comes\s+(next|after)|afterwards|following\s+step|"
+    # The mirror of "next": checked first, since "the step before that" names a step too.
+    "before": re.compile(r"\b(before\s+(that|this|it|then)|comes\s+before|prior\s+to\s+(that|this)|previous\s+(step|stage|one)|"
+                         r"(step|stage)\s+before|preceding|beforehand)\b|^\W*(and\s+)?before\W*$", re.I),
+    "next": re.compile(r"\b(next|then\s+what|after\s+(that|this)|comes\s+(next|after)|afterwards|following\s+step|^\W*(and\s+)?after(?=\W*$)|"
                        r"and\s+then|what\s+now)\b", re.I),
     "more": re.compile(r"^\W*(tell\s+me\s+more|more|go\s+on|continue|elaborate|explain(\s+(more|further|that|it|why))?|"
                        r"more\s+(details?|info)|details?|keep\s+going|what\s+else|anything\s+else|say\s+more|"
@@ -47,7 +50,8 @@ CLAUSE_END = re.compile(r"[?.!,;]+")
 # Words a move is phrased with; anything else means the learner named a new subject.
 MOVE_WORDS = set(
     """give show example examples concrete case cases instance real world practice illustrate illustration scenario
-    use next step steps come comes after then following afterwards tell say more explain elaborate details detail
+    use next step steps come comes after before previous prior preceding beforehand happen happens right then
+    following afterwards tell say more explain elaborate details detail
     info continue go keep going else anything expand now please pls one another provide share see""".split()
 )
 
@@ -67,7 +71,7 @@ class Topic:
 
 
 def move_of(text: str) -> str | None:
-    """'example', 'next' or 'more' when the message only asks to go on with the current topic."""
+    """'example', 'before', 'next' or 'more' when the message only asks to go on with the current topic."""
     if ROLE.search(text):
         return None
     # Short clauses, each a "more" or nothing ("meaning? elaborate pls", "how exactly, walk me thru").
@@ -200,6 +204,22 @@ class Conversation:
             after = self._after(p, u, n)
             if after:
                 return after
+        return []
+
+    def before(self, topic: Topic) -> list[tuple[int, str]]:
+        """What comes before the point of the last answer ("and right before that?"): the list
+        item before its first item, else the sentence before its first line."""
+        if not topic.quoted:
+            return []
+        point = topic.lead or topic.quoted
+        items = [(p, u, n) for p, u, n in point if LIST_ITEM.match(self.units[p][u].split("\n")[n])]
+        for p, u, n in dict.fromkeys(items[:1] + [point[0]]):
+            lines = self.units[p][u].split("\n")
+            if LIST_ITEM.match(lines[n]):
+                if n > 0 and LIST_ITEM.match(lines[n - 1]):
+                    return [(p, lines[n - 1])]
+            elif u > 0:
+                return [(p, self.units[p][u - 1])]
         return []
 
     def after_match(self, topic: Topic, score) -> list[tuple[int, str]]:
