@@ -381,6 +381,10 @@ def test_a_refused_turn_that_names_no_role_is_no_antecedent_for_they():
     answered = conversation.topic(history[:3] + [{"role": "assistant", "content": "Cloud platforms [1]"}])
     assert conversation.resolve("what do they cost?", answered) == "what do they cost (Should I learn AWS or Azure first)?"
     assert conversation.resolve("do data scientists use Airflow?", topic) == "do data scientists use Airflow?"
+    # Nor is a refused turn the antecedent of "it" or "that": the last answered question is.
+    assert topic.answered == "What cloud stuff do ML engineers use?"
+    assert (conversation.resolve("is it hard to learn for them?", topic)
+            == "is it hard to learn for them (What cloud stuff do ML engineers use)?")
 
 
 @pytest.mark.parametrize("text, place", [("what's the first step?", 0), ("n the last step", -1), ("and the 2nd one?", 1),

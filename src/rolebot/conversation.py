@@ -64,6 +64,7 @@ class Topic:
     # The last answered question that named a role: what "they" means after a turn the article
     # could not answer and that named none ("should I learn AWS or Azure first?").
     subject: str | None = None
+    answered: str | None = None  # the last question the article answered: what "that" means after a refused turn
 
     @property
     def passages(self) -> list[int]:
@@ -118,12 +119,13 @@ class Conversation:
                     # "in a startup tho?" is about the last question: the next turn's topic says so.
                     pending = in_context(pending, topic.question)
                 if pending is not None:
-                    topic = Topic(pending, subject=topic.subject)
+                    topic = Topic(pending, subject=topic.subject, answered=topic.answered)
             elif message.get("role") == "assistant" and pending is not None:
                 text = text[: 4 * config.MAX_QUESTION_CHARS]  # a reply is at most ~600 characters
                 quoted = self.locate(text)
                 subject = pending if quoted and names_a_role(pending) else topic.subject
-                topic = Topic(pending, quoted, self.locate(text.split("\n\n")[0]), subject)
+                topic = Topic(pending, quoted, self.locate(text.split("\n\n")[0]), subject,
+                              pending if quoted else topic.answered)
                 pending = None
         return topic
 
@@ -145,10 +147,12 @@ class Conversation:
             # So can "sum up the difference in one line" (0.21 -> 0.42), unless it says between what.
             return f"{text.rstrip(' ?.!')} ({self.pair[0]} and {self.pair[1]})?"[: config.MAX_QUESTION_CHARS]
         previous = topic.question
-        if (previous and topic.subject and not topic.quoted and not names_a_role(text)
-                and (THING.search(text) or PRONOUN.search(text) and not names_a_role(previous))):
+        if previous and not topic.quoted and not names_a_role(text):
             # A refused turn is no antecedent for "that example", nor, if it named no role, for "they".
-            previous = topic.subject
+            if THING.search(text) and topic.answered:
+                previous = topic.answered
+            elif topic.subject and PRONOUN.search(text) and not names_a_role(previous):
+                previous = topic.subject
         previous = previous[:MAX_BORROWED_CHARS] if previous else None
         return resolve_follow_up(text, previous)[: config.MAX_QUESTION_CHARS]
 
