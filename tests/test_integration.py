@@ -94,6 +94,18 @@ def test_a_walk_through_a_list_by_place_and_by_next(assistant):
     assert "monitor and improve" in ask("what comes after deployment?")[:120]
 
 
+def test_sum_it_up_quotes_one_line_of_the_last_answer_naming_both_roles(assistant):
+    history = []
+    first = assistant.answer("what's the main difference between them?")
+    history += [{"role": "user", "content": "what's the main difference between them?"},
+                {"role": "assistant", "content": first.text}]
+    gist = assistant.answer("can you sum it up in one line?", history=history)
+    assert gist.kind == "answer" and len(gist.citations) == 1
+    line = gist.text.split(" [1]")[0]
+    assert len(line) <= 160 and "Data Scientist" in line and "ML Engineer" in line
+    assert line in first.text  # from the answer being summed up, not from elsewhere
+
+
 def _quoted_segments(text: str):
     """(marker number, quoted text) pairs: every piece of the answer and the source it cites."""
     for match in re.finditer(r"(.+?)\s*\[(\d+)\]", text, re.S):

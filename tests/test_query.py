@@ -165,7 +165,10 @@ def test_page_facts(text, kind):
      ("how exactly do ML engineers deploy models?", None),
      # the mirror of "next", and a bare "after"
      ("what happens right before that?", "before"), ("and the step before?", "before"), ("and after?", "next"),
-     ("what should I learn before python?", None)],
+     ("what should I learn before python?", None),
+     # the one line that carries the last answer
+     ("can you sum it up in one line?", "gist"), ("so in one sentence?", "gist"), ("tl;dr", "gist"), ("in a nutshell?", "gist"),
+     ("in one sentence, what does a DS do?", None), ("summarize the conclusion for me", None)],
 )
 def test_follow_up_moves(text, move):
     assert move_of(text) == move

@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from . import config
-from .compose import Composer, sequence_anchor
+from .compose import Composer
 from .confidence import ABSTAIN_THRESHOLD, Confidence
 from .conversation import Conversation, Topic, in_context, message_text, move_of
 from .facts import fact_answer, fact_kind
 from .lru import LRU
+from .moves import Moves
 from .query import asks_by_place, clean_text, content_words, is_fragment, ordinal, points_back
 from .records import Answer
 from .replies import Replies, within_budget
@@ -49,6 +50,7 @@ class Assistant:
         self.threshold = ABSTAIN_THRESHOLD if threshold is None else threshold
         self.composer = Composer(retriever)
         self.conversation = Conversation(retriever)
+        self.moves = Moves(retriever, self.conversation, self.composer)
         self.replies = Replies(retriever)
         self.gauge = Confidence(retriever)
         self._answers = LRU(ANSWER_CACHE_SIZE)
@@ -189,36 +191,7 @@ class Assistant:
 
     def _move(self, move: str, text: str, topic: Topic, note: str) -> Answer | None:
         """Carry out "an example?", "tell me more", "what's next?" against the topic."""
-        if move == "example":
-            within = self.conversation.example(topic)
-            if not within:
-                return None
-            # The section names the subject ("What Is an ML Engineer?"); the old question would
-            # pull the search back to the passage already shown. An FAQ's section names no subject
-            # ("Frequently Asked Questions"), and its own question may be about something else than
-            # what the learner asked ("Is ML Engineering a part of Data Science?" answering "what
-            # fields does data science combine?"): the learner's question names the subject.
-            quoted = self.retriever.passages[topic.quoted[0][0]]
-            subject = topic.question if quoted.kind == "faq" else " ".join(quoted.section[:1])
-            query = self.retriever.normalize(f"{text} ({subject or topic.question})")
-            vec = self.retriever.embedder.encode_queries([query])[0]
-            rows = self.retriever.score_within(query, vec, within)
-            shown = set(topic.passages)
-            rows = [r for r in rows if r.passage not in shown] or rows
-            blocks = self.composer.pick(query, rows[:1], vec)
-        elif move == "next":
-            anchor = sequence_anchor(text)
-            if anchor and content_words(anchor):  # "what comes after deployment?": after that item
-                vec = self.retriever.embedder.encode_queries([self.retriever.normalize(anchor)])[0]
-                blocks = self.conversation.after_match(topic, lambda p, unit: self.retriever.pieces.items(p, unit, vec))
-            else:
-                blocks = []
-            blocks = blocks or self.conversation.next(topic)
-        elif move == "before":
-            blocks = self.conversation.before(topic)
-        else:
-            blocks = self.conversation.more(topic)
-        blocks = within_budget(blocks)
+        blocks = within_budget(self.moves.blocks(move, text, topic))
         if not blocks:
             return None
         return self.replies.quote(blocks, note, query=topic.question or text, confidence=1.0, rows=[])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from . import config
 from .facts import fact_kind
 from .knowledge import LIST_ITEM, item_after, item_at, list_items
-from .query import PRONOUN, ROLE, THING, clean_text, content_words, is_fragment, names_a_role, resolve_follow_up
+from .query import PRONOUN, ROLE, THING, clean_text, roles_named, content_words, is_fragment, names_a_role, resolve_follow_up
 from .smalltalk import smalltalk_kind, strip_pleasantries
 
 # Words that, with no conversation yet, can only mean the two things a comparison compares.
@@ -29,6 +29,10 @@ PIECE_END = re.compile(r"(?<=[.!?:])\s+|;\s+")  # sentences, and the "; " betwee
 CITATION = re.compile(r"\s*\[\d+\]\s*")
 MARKER = re.compile(r"\s*\[\d+\]|\*\*|(?<!\w)\*(?!\s)|(?<!\s)\*(?!\w)")
 
+GIST_MAX_CHARS = 160  # a one-line answer
+# A sentence that leans on the one before it ("However, …", "This is …") says little alone.
+STANDS_ON_OTHERS = re.compile(r"^(however|but|yet|this|that|these|those|they|it|its|their|also|imagine)\b", re.I)
+
 MOVES = {
     "example": re.compile(r"\b(examples?|instance|concrete|case\s+study|real[- ]?world|in\s+practice|illustrat\w*|"
                           r"scenario|use\s+case|show\s+me|case)\b", re.I),
@@ -37,6 +41,10 @@ MOVES = {
                          r"(step|stage)\s+before|preceding|beforehand)\b|^\W*(and\s+)?before\W*$", re.I),
     "next": re.compile(r"\b(next|then\s+what|after\s+(that|this)|comes\s+(next|after)|afterwards|following\s+step|^\W*(and\s+)?after(?=\W*$)|"
                        r"and\s+then|what\s+now)\b", re.I),
+    # "in one sentence?", "sum it up", "tl;dr": the one sentence that carries the last answer.
+    "gist": re.compile(r"^\W*(so\W+)?((can|could)\s+you\s+)?(in\s+(one|a|1|a\s+single)\s+(sentence|line)|sum\s+(it|that|this|them)?\s*up|"
+                       r"summar(y|i[sz]e)(\s+(it|that|this))?|tl;?\s?dr|in\s+short|in\s+a\s+nutshell|(the\s+)?short\s+version|"
+                       r"(the\s+)?bottom\s+line|one[- ]liner)(\s+(pls|please|in\s+(one|a)\s+(sentence|line)))?\W*$", re.I),
     "more": re.compile(r"^\W*(tell\s+me\s+more|more|go\s+on|continue|elaborate|explain(\s+(more|further|that|it|why))?|"
                        r"more\s+(details?|info)|details?|keep\s+going|what\s+else|anything\s+else|say\s+more|"
                        r"expand(\s+on\s+(that|it))?|how\s+come|why|why\s+(is|was)\s+(that|it)|how\s+so|in\s+what\s+way|"
@@ -51,6 +59,7 @@ CLAUSE_END = re.compile(r"[?.!,;]+")
 MOVE_WORDS = set(
     """give show example examples concrete case cases instance real world practice illustrate illustration scenario
     use next step steps come comes after before previous prior preceding beforehand happen happens right then
+    sum summary summarize summarise short nutshell sentence line bottom tl dr
     following afterwards tell say more explain elaborate details detail
     info continue go keep going else anything expand now please pls one another provide share see""".split()
 )
@@ -72,7 +81,7 @@ class Topic:
 
 
 def move_of(text: str) -> str | None:
-    """'example', 'before', 'next' or 'more' when the message only asks to go on with the current topic."""
+    """'example', 'before', 'next', 'gist' or 'more' when the message only asks to go on with the current topic."""
     if ROLE.search(text):
         return None
     # Short clauses, each a "more" or nothing ("meaning? elaborate pls", "how exactly, walk me thru").
@@ -225,6 +234,28 @@ class Conversation:
             elif u > 0:
                 return [(p, self.units[p][u - 1])]
         return []
+
+    def gist(self, topic: Topic, found: list[int], score) -> list[tuple[int, str]]:
+        """The one sentence that carries the last answer ("sum it up in one line?"): the one
+        nearest what it quoted (a centroid summary; ``score(p)`` gives each of passage p's units'
+        cosine to the quoted text, None for a list), short and standing on its own, naming the
+        roles the answer named — from the first passage it quoted, else the next, else from those
+        ``found`` for its question."""
+        if not topic.quoted:
+            return []
+        # A gist of an answer about both roles names both ("… focus on understanding, while …").
+        named = roles_named(" ".join(self.units[p][u].split("\n")[n] for p, u, n in topic.quoted))
+        order = {p: i for i, p in enumerate(topic.passages)}  # the answer's first passage is its best
+        best, chosen = None, None
+        for p in dict.fromkeys([*topic.passages, *found]):
+            for unit, cosine in zip(self.units[p], score(p)):
+                if (cosine is None or not MIN_LINE_CHARS <= len(unit) <= GIST_MAX_CHARS
+                        or STANDS_ON_OTHERS.match(unit) or unit.rstrip().endswith(":")):
+                    continue
+                key = (named <= roles_named(unit), -order.get(p, len(order)), cosine)
+                if best is None or key > best:
+                    best, chosen = key, (p, unit)
+        return [chosen] if chosen else []
 
     def after_match(self, topic: Topic, score) -> list[tuple[int, str]]:
         """The item after the one that best matches what the learner names ("what comes after

@@ -230,6 +230,11 @@ def _canonical(role: str) -> str:
     return role
 
 
+def roles_named(text: str) -> set[str]:
+    """The roles a text names, each once whatever its spelling ("ML Engineers", "MLE")."""
+    return {_canonical(r) for r in _roles(expand_abbreviations(text))}
+
+
 def _roles(text: str) -> list[str]:
     return [m.group(0) for m in ROLE.finditer(text)]
 
