@@ -85,6 +85,7 @@ def test_a_walk_through_a_list_by_place_and_by_next(assistant):
     assert "deploys the model" in ask("then what")[:120]
     assert "monitor and improve" in ask("n the last step")[:120]
     assert "A Data Scientist analyzes data and builds a model" in ask("who does the first step?")[:120]
+    assert "A Data Scientist analyzes data and builds a model" in ask("sum it up in one line")[:120]  # already one line
     history.clear()
     ask("who deploys models into production?")
     assert "tested and validated" in ask("what happens right before that?")[:120]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from . import config
 from .facts import fact_kind
 from .knowledge import LIST_ITEM, item_after, item_at, list_items
-from .query import PRONOUN, ROLE, THING, clean_text, roles_named, content_words, is_fragment, names_a_role, resolve_follow_up
+from .query import PRONOUN, ROLE, THING, asks_by_place, clean_text, roles_named, content_words, is_fragment, names_a_role, resolve_follow_up
 from .smalltalk import smalltalk_kind, strip_pleasantries
 
 # Words that, with no conversation yet, can only mean the two things a comparison compares.
@@ -147,8 +147,8 @@ class Conversation:
     def resolve(self, text: str, topic: Topic) -> str:
         """The self-contained question a turn asks: the topic's own for a move ("an example?"),
         else the text with its follow-up rewritten against the topic."""
-        if move_of(text) and topic.question:
-            return topic.question
+        if topic.question and (move_of(text) or topic.quoted and asks_by_place(text)):
+            return topic.question  # "an example?", "who does the first step?": still the same topic
         if not topic.question and self.pair and not names_a_role(text) and (
                 THE_PAIR.search(text) or DIFFERENCE.search(text) and not NAMES_ITS_OWN.search(text)):
             # An opening "what do they have in common?" can only mean the two roles the article
@@ -243,6 +243,9 @@ class Conversation:
         ``found`` for its question."""
         if not topic.quoted:
             return []
+        if len(topic.quoted) == 1:  # a one-line answer is its own gist
+            p, u, n = topic.quoted[0]
+            return [(p, self.units[p][u].split("\n")[n])]
         # A gist of an answer about both roles names both ("… focus on understanding, while …").
         named = roles_named(" ".join(self.units[p][u].split("\n")[n] for p, u, n in topic.quoted))
         order = {p: i for i, p in enumerate(topic.passages)}  # the answer's first passage is its best
