@@ -154,6 +154,21 @@ def test_a_role_the_article_never_names_is_not_answered_for_one_it_compares(assi
 
 
 @pytest.mark.parametrize(
+    "history, question, kind",
+    [([], "how long does it take to learn docker?", "not_found"),
+     ([], "how many months till I'm job ready?", "not_found"),
+     (["what tools do ML engineers use?"], "how long does it take to learn those?", "not_found"),
+     # the same words, asking for something the article states
+     ([], "do ML engineers make models faster?", "answer"), ([], "what do ML engineers use docker for?", "answer")],
+)
+def test_a_length_of_time_is_not_answered_from_an_article_that_states_none(assistant, history, question, kind):
+    turns = []
+    for earlier in history:
+        turns += [{"role": "user", "content": earlier}, {"role": "assistant", "content": assistant.answer(earlier).text}]
+    assert assistant.answer(question, history=turns or None).kind == kind
+
+
+@pytest.mark.parametrize(
     "question, kind",
     [("is pytorch better than tensorflow?", "not_found"), ("docker vs kubernetes, which is better?", "not_found"),
      ("whats the difference between airflow and mlflow", "not_found"), ("is power bi better than tableau?", "not_found"),

@@ -419,3 +419,19 @@ def test_what_the_learner_says_of_themselves_is_not_what_they_ask(text, asked):
                                             ("who deploys the model?", False)])
 def test_a_turn_that_asks_for_an_item_by_its_place(text, by_place):
     assert asks_by_place(text) == by_place
+
+
+@pytest.mark.parametrize("text, asks", [("how long does the switch take?", True), ("how many months till I'm job ready", True),
+                                        ("how much time do DS spend on cleaning?", True), ("how fast must models run?", False),
+                                        ("how many tools do MLEs use?", False), ("what is a long-term career path?", False)])
+def test_a_question_asking_for_a_length_of_time(text, asks):
+    from rolebot.query import asks_for_duration
+    assert asks_for_duration(text) == asks
+
+
+@pytest.mark.parametrize("text, states", [("It takes six months of practice.", True), ("a 3-month course", True),
+                                          ("2-3 years of experience", True), ("within a few weeks", True),
+                                          ("Both roles offer excellent long-term growth.", False), ("over time", False)])
+def test_a_text_that_states_a_length_of_time(text, states):
+    from rolebot.query import STATES_DURATION
+    assert bool(STATES_DURATION.search(text)) == states

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 
-from .query import ROLE, STOPWORDS, content_words
+from .query import ROLE, STATES_DURATION, STOPWORDS, asks_for_duration, content_words
 from .query import words as all_words
 from .retriever import Retriever, Scored
 
@@ -59,8 +59,11 @@ class Confidence:
         entries = {d["slug"]: d for d in retriever.manifest.get("documents", [])}
         own: dict[str, set[str]] = {}
         self._roles: dict[str, set[tuple[str, str]]] = {}  # (word, job title) pairs a document uses
+        self._timed: set[str] = set()  # documents that state a length of time somewhere ("six months")
         for p in retriever.passages:
             text = f"{p.heading} {p.question} {p.text}"
+            if STATES_DURATION.search(text):
+                self._timed.add(p.doc)
             own.setdefault(p.doc, set()).update(stem(w) for w in content_words(text))
             # "software engineering" counts for "software engineer": any ending of the title
             self._roles.setdefault(p.doc, set()).update(_role_pair(m) for m in ROLE_PHRASE.finditer(text))
@@ -82,7 +85,9 @@ class Confidence:
         declared = self._scope_stems.get(doc, set())
         asked = asked_part(normalized)
         scope_word = float(any(self.retriever.stem(w) in declared for w in content_words(asked))
-                           or self._other_role(asked, doc) or self._never_compared(asked, doc))
+                           or self._other_role(asked, doc) or self._never_compared(asked, doc)
+                           # "how long does the switch take?" of a document that states no length of time
+                           or asks_for_duration(asked) and doc not in self._timed)
         return {
             "dense": top.dense,  # best cosine between the question and a passage, sentence or list item
             "coverage": len(known) / len(words) if words else 0.0,  # question words the knowledge uses

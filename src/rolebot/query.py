@@ -115,6 +115,18 @@ ASKS_FOR_NAMES = re.compile(
     r"products?|services?|providers?|vendors?|databases?|ides?|editors?|brands?)\b", re.I)
 
 
+# A question whose answer is a length of time ("how long does the switch take?", "how many
+# months till I'm job ready?"): answerable only from a text that states one.
+ASKS_FOR_DURATION = re.compile(r"\bhow\s+(long|many\s+(minutes|hours|days|weeks|months|years)|much\s+time)\b", re.I)
+STATES_DURATION = re.compile(
+    r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a\s+few|a\s+couple\s+of|several)"
+    r"(\s*(-|to|or)\s*\d+)?[\s+-]*(minutes?|hours?|days?|weeks?|months?|years?)\b", re.I)
+
+
+def asks_for_duration(text: str) -> bool:
+    return ASKS_FOR_DURATION.search(text) is not None
+
+
 def asks_for_names(text: str) -> bool:
     """A question asking which tool, language or product: its answer names one."""
     return ASKS_FOR_NAMES.search(text) is not None
