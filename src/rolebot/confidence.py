@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 
-from .query import ROLE, STATES_DURATION, STOPWORDS, asks_for_duration, content_words
+from .query import POINTING_NOUNS, ROLE, STATES_DURATION, STOPWORDS, asks_for_duration, content_words
 from .query import words as all_words
 from .retriever import Retriever, Scored
 
@@ -84,6 +84,11 @@ class Confidence:
         doc = self.retriever.passages[top.passage].doc
         declared = self._scope_stems.get(doc, set())
         asked = asked_part(normalized)
+        # The words the question asks with, the roles left out: "which role earns more, DS or MLE?"
+        # asks only "earns", and what matched it so well is the roles and the comparison.
+        topical = [self.retriever.stem(w) for w in content_words(ROLE.sub(" ", asked))
+                   if not WEIGHS.fullmatch(w) and w.lower() not in POINTING_NOUNS]
+        only_declared = bool(topical) and all(w in declared for w in topical)
         scope_word = float(any(self.retriever.stem(w) in declared for w in content_words(asked))
                            or self._other_role(asked, doc) or self._never_compared(asked, doc)
                            # "how long does the switch take?" of a document that states no length of time
@@ -94,7 +99,7 @@ class Confidence:
             # A declared not-covered topic counts only as far as it is nearer than the article's
             # own best evidence: strong evidence wins over a word like "maths" or "demand".
             "scope": max(0.0, near_scope - top.dense),
-            "scope_word": scope_word * max(0.0, 1.0 - top.dense),
+            "scope_word": scope_word * (1.0 if only_declared else max(0.0, 1.0 - top.dense)),
         }
 
     def _other_role(self, question: str, doc: str) -> bool:
