@@ -435,3 +435,13 @@ def test_a_question_asking_for_a_length_of_time(text, asks):
 def test_a_text_that_states_a_length_of_time(text, states):
     from rolebot.query import STATES_DURATION
     assert bool(STATES_DURATION.search(text)) == states
+
+
+@pytest.mark.parametrize("text, word, listed", [
+    ("ML Engineers use tools such as Docker, Kubernetes, and cloud platforms like AWS.", "kubernetes", True),
+    ("Data Scientists work on projects like customer segmentation, forecasting, and predictive analytics.", "forecasting", True),
+    ("They ensure that models can handle real-world traffic, large datasets, and performance constraints.", "traffic", False),
+    ("Docker packages a model with everything it needs to run anywhere.", "docker", False)])
+def test_a_name_listed_inside_a_sentence(text, word, listed):
+    from rolebot.confidence import _enumerated
+    assert _enumerated(text, word, str.lower) == listed

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 
+from .knowledge import LIST_ITEM
 from .query import POINTING_NOUNS, ROLE, STATES_DURATION, STOPWORDS, asks_for_duration, content_words
 from .query import words as all_words
 from .retriever import Retriever, Scored
@@ -31,6 +32,11 @@ NEAR = 4  # words apart in the question: "power bi better than tableau"
 # scope more often than not (README, "What did not").
 HEDGES = ("specific", "whether", "particular", "certain", "various")
 ABSTAIN_THRESHOLD = 0.7
+# A question about how something works inside, and the words it says that with.
+HOW_IT_WORKS = re.compile(r"\b(under\s+the\s+hood|internally|technically|step[- ]by[- ]step|core\s+principles|"
+                          r"how\s+(does|do|did)\s+(\S+\s+){1,4}?work|how\s+(\S+\s+){1,3}?works)\b", re.I)
+MECHANISM_WORDS = ("work", "works", "working", "internally", "technically", "hood", "step", "explain", "actually",
+                   "exactly", "detail", "core", "principles", "mean", "means", "tell", "really")
 # A sentence in which the learner describes themselves ("I'm a backend dev, 5 years of Java.",
 # "As an accountant I live in spreadsheets."): context for the question, not what it asks about.
 SELF = re.compile(r"^\W*(i|i'm|im|i've|ive|i'd|my|me|as\s+an?)\b", re.I)
@@ -92,7 +98,8 @@ class Confidence:
         scope_word = float(any(self.retriever.stem(w) in declared for w in content_words(asked))
                            or self._other_role(asked, doc) or self._never_compared(asked, doc)
                            # "how long does the switch take?" of a document that states no length of time
-                           or asks_for_duration(asked) and doc not in self._timed)
+                           or asks_for_duration(asked) and doc not in self._timed
+                           or self._never_explained(asked, doc))
         return {
             "dense": top.dense,  # best cosine between the question and a passage, sentence or list item
             "coverage": len(known) / len(words) if words else 0.0,  # question words the knowledge uses
@@ -138,6 +145,29 @@ class Confidence:
                     return True
         return False
 
+    def _never_explained(self, question: str, doc: str) -> bool:
+        """A question asking how something works inside ("how does Kubernetes autoscaling work
+        under the hood?", "what does drift mean, technically?") about things the document only
+        names in its lists ("- Monitoring models for drift and failures"), or never names at all:
+        nothing there explains them."""
+        if not HOW_IT_WORKS.search(question):
+            return False
+        lines = self.retriever.word_lines
+        rare = lines.rare(doc)
+        # The things asked about: words the knowledge never uses, or names only a few lines use
+        # ("python", "models" are subjects of the whole article, not the thing asked about).
+        things = {w for w in (self.retriever.stem(w) for w in content_words(ROLE.sub(" ", question))
+                              if w.lower() not in POINTING_NOUNS and w.lower() not in MECHANISM_WORDS)
+                  if w in rare or not self.retriever.knows_stem(w)}
+        if not things:
+            return False
+        for w in things & rare.keys():
+            for at in rare[w]:
+                text = lines.text(*at)
+                if not LIST_ITEM.match(text) and not _enumerated(text, w, self.retriever.stem):
+                    return False  # a sentence of the document says something about it
+        return True
+
     @staticmethod
     def of(signals: dict) -> float:
         """One figure in 0..1: how sure we are that the knowledge answers the question."""
@@ -150,6 +180,25 @@ def _weighed(asked: list[str], i: int, n: int) -> bool:
     "X or Y", "between X and Y" (not "math and analysis" or "coding experience")."""
     between = set(asked[i + 1 : n])
     return bool(between & {"vs", "versus", "than", "or"}) or ("and" in between and "between" in asked[max(0, i - 2) : i])
+
+
+# What separates the names of a list written inside a sentence.
+NAME_LIST_SPLIT = re.compile(r"[,;:()/]|\b(?:and|or|such\s+as|like|including)\b", re.I)
+MAX_NAME_WORDS = 3
+
+
+def _enumerated(text: str, stem: str, stemmer) -> bool:
+    """Whether a sentence names the word only as one of a list of names ("tools such as Docker,
+    Kubernetes, and cloud platforms", "projects like customer segmentation, forecasting, and
+    predictive analytics"): each place it stands is a short piece between commas or "and"."""
+    found = False
+    for piece in NAME_LIST_SPLIT.split(text):
+        named = [w.lower() for w in re.findall(r"[A-Za-z][\w+#-]*", piece)]
+        if any(stemmer(w) == stem for w in named):
+            found = True
+            if len(named) > MAX_NAME_WORDS:
+                return False
+    return found
 
 
 def _side_by_side(line: list[str], a: str, b: str) -> bool:

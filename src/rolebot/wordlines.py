@@ -43,4 +43,8 @@ class WordLines:
 
     def line(self, p: int, u: int, n: int) -> list[str]:
         """The stems of line n of passage p's unit u, in order."""
-        return [self.stem(w) for w in words(LINE.split(self.units[p][u])[n])]
+        return [self.stem(w) for w in words(self.text(p, u, n))]
+
+    def text(self, p: int, u: int, n: int) -> str:
+        """Line n of passage p's unit u."""
+        return LINE.split(self.units[p][u])[n]
