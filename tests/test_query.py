@@ -443,5 +443,5 @@ def test_a_text_that_states_a_length_of_time(text, states):
     ("They ensure that models can handle real-world traffic, large datasets, and performance constraints.", "traffic", False),
     ("Docker packages a model with everything it needs to run anywhere.", "docker", False)])
 def test_a_name_listed_inside_a_sentence(text, word, listed):
-    from rolebot.confidence import _enumerated
+    from rolebot.scope import _enumerated
     assert _enumerated(text, word, str.lower) == listed
