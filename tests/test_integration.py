@@ -180,6 +180,16 @@ def test_a_comparison_that_asks_only_about_a_declared_topic_is_refused(assistant
 
 @pytest.mark.parametrize(
     "question, kind",
+    [("is the job market good for data scientists right now?", "not_found"), ("what are ML engineer salaries like?", "not_found"),
+     # the same stem grown into another word is not the declared topic ("the job market")
+     ("do data scientists need to explain their results to people in marketing or sales who aren't technical?", "answer")],
+)
+def test_a_declared_word_is_matched_as_a_word_not_only_as_a_stem(assistant, question, kind):
+    assert assistant.answer(question).kind == kind
+
+
+@pytest.mark.parametrize(
+    "question, kind",
     [("how does docker work?", "not_found"), ("how does kubernetes autoscaling actually work under the hood", "not_found"),
      ("what does drift actually mean, technically?", "not_found"),
      # how the roles work is what the article is about

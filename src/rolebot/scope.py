@@ -22,6 +22,7 @@ NOT_A_ROLE_WORD = STOPWORDS | {"senior", "junior", "lead", "principal", "staff",
 WEIGHS = re.compile(r"\b(better|worse|easier|harder|best|than|versus|vs\.?|difference\s+between|differ|compared?|"
                     r"prefer\w*|first|pick|choose|which\s+(one|is|should))\b", re.I)
 NEAR = 4  # words apart in the question: "power bi better than tableau"
+MAX_SUFFIX_CHARS = 2  # "salaries" for "salary", "earns" for "earn"; not "marketing" for "market"
 # Words of a not-covered entry that say how, not what ("how specific algorithms … work",
 # "certifications and whether they are worth it"): "which MLOps tools specifically?" is not about
 # algorithms. "much" ("how much each role earns") stays: held out, a "how much" turn is out of
@@ -57,21 +58,28 @@ class Scope:
             # "software engineering" counts for "software engineer": any ending of the title
             self._roles.setdefault(p.doc, set()).update(_role_pair(m) for m in ROLE_PHRASE.finditer(text))
         hedges = {stem(w) for w in HEDGES}
-        self.declared = {
-            doc: {stem(w) for w in content_words(" ".join(entries.get(doc, {}).get("not_covered", merged)))} - words - hedges
-            for doc, words in own.items()
-        }
+        self.declared: dict[str, dict[str, set[str]]] = {}  # per document: stem -> the entries' word forms
+        for doc, words in own.items():
+            forms: dict[str, set[str]] = {}
+            for w in content_words(" ".join(entries.get(doc, {}).get("not_covered", merged))):
+                if stem(w) not in words and stem(w) not in hedges:
+                    forms.setdefault(stem(w), set()).add(w.lower())
+            self.declared[doc] = forms
+
+    def _declares(self, word: str, doc: str) -> bool:
+        """Whether a question's word is one of the document's declared not-covered words: the same
+        stem, not grown by a suffix that makes another word ("marketing" is not "the job market",
+        "demanding" is not "demand"; "salaries" is "salary")."""
+        forms = self.declared.get(doc, {}).get(self.retriever.stem(word))
+        return bool(forms) and min(abs(len(word) - len(f)) for f in forms) <= MAX_SUFFIX_CHARS
 
     def outside(self, asked: str, doc: str) -> tuple[bool, bool]:
         """(whether the question asks about something the document does not cover, whether that
         is all it asks). The second: "which role earns more, DS or MLE?" asks only "earns" once
         the roles and the comparison are set aside, and what matched it so well is those."""
-        declared = self.declared.get(doc, set())
-        stem = self.retriever.stem
-        topical = [stem(w) for w in content_words(ROLE.sub(" ", asked))
-                   if not WEIGHS.fullmatch(w) and w.lower() not in POINTING_NOUNS]
-        only_declared = bool(topical) and all(w in declared for w in topical)
-        outside = (any(stem(w) in declared for w in content_words(asked))
+        topical = [w for w in content_words(ROLE.sub(" ", asked)) if not WEIGHS.fullmatch(w) and w.lower() not in POINTING_NOUNS]
+        only_declared = bool(topical) and all(self._declares(w, doc) for w in topical)
+        outside = (any(self._declares(w, doc) for w in content_words(asked))
                    or self._other_role(asked, doc) or self._never_compared(asked, doc)
                    # "how long does the switch take?" of a document that states no length of time
                    or asks_for_duration(asked) and doc not in self._timed
