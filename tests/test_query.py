@@ -102,7 +102,7 @@ def test_speller_fixes_unknown_words_towards_the_corpus():
         ("who wrote this?", None),  # the page's author, not the bot's
         ("no problem with python?", None),
         ("sounds good, and what about MLE?", None),
-        ("that is wrong", None),
+        ("that is wrong", "complaint"),  # said of the last answer: not a question the article could not answer
         ("soooo what does a ds do", None),
         ("hi, what tools do ML engineers use?", None),
         ("what is a data scientist", None),
@@ -118,6 +118,14 @@ def test_speller_fixes_unknown_words_towards_the_corpus():
         ("how do ML engineers test models?", None), ("maybe i should learn python?", None),
         ("no more jobs for data scientists?", None), ("what is my name", None),
         ("evening classes for DS?", None),
+        # complaints, a moment's pause, and more of the bot's own kinds (eval/dev-smalltalk-2.jsonl)
+        ("ur useless", "complaint"), ("you didnt understand me at all", "complaint"), ("ugh this is not working", "complaint"),
+        ("this bot is kinda slow tbh", "complaint"), ("hold on", "wait"), ("brb", "wait"),
+        ("one sec, let me read that again", "wait"), ("are you still there?", "greeting"), ("do you remember me?", "about"),
+        ("wow you're actually pretty smart", "thanks"), ("thx a ton", "thanks"), ("Good night, talk tomorrow", "bye"),
+        ("my bad, wrong window", "sorry"),
+        ("is the ML engineer job slow paced?", None), ("wait, what does a data scientist do?", None),
+        ("this is not what data scientists do, right?", None), ("let me know what ML engineers do", None),
     ],
 )
 def test_smalltalk(text, kind):

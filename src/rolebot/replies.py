@@ -21,9 +21,12 @@ SMALLTALK_REPLIES = {
     "ack": "Anything else you would like to know about the article?",
     "sorry": "No problem at all! Ask me anything about **{title}**.",
     "empty": "Please type a question about **{title}**.",
+    "complaint": "Sorry that didn't help. I can only answer from the article **{title}**: try asking in other words, "
+    "or start from one of the questions below.",
+    "wait": "Take your time: I'm here when you're ready.",
 }
 # Small talk that invites a first question offers a few to start from.
-OFFERS_STARTERS = {"greeting", "about", "empty", "ack", "sorry"}
+OFFERS_STARTERS = {"greeting", "about", "empty", "ack", "sorry", "complaint"}
 KNOWLEDGE_BASE = "the knowledge base"
 
 

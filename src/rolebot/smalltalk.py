@@ -1,5 +1,5 @@
-"""Small talk: greetings, thanks, goodbyes, acknowledgements, apologies and questions about the
-bot itself, in many phrasings and learners' spellings. Recognised before anything else, so a
+"""Small talk: greetings, thanks, goodbyes, acknowledgements, apologies, complaints, a moment's
+pause and questions about the bot itself, in many phrasings and learners' spellings. Recognised before anything else, so a
 "thanks!" after an answer is never read as a follow-up question.
 
 A message is small talk when every word is either a small-talk word or a filler ("thanks a lot
@@ -47,17 +47,18 @@ FILLER = {
     "confusion", "trouble", "bother", "bothering", "disturbing", "delay", "late", "question", "questions", "many",
     "english", "spelling", "grammar", "typos", "button", "enter", "pressed", "hit", "clicked", "accidentally", "by",
     "in", "advance", "time", "patience", "clearly", "quickly", "sent", "message", "but", "seriously", "honestly",
+    "ton", "tons", "bunch", "heaps", "million", "window", "tab",
     # forms of address and tags learners add in their English ("salamat po", "thanks yaar", "ok na")
     "po", "na", "yaar", "bhai", "ji", "amigo", "amiga", "maam", "ma'am", "boss", "pal", "fam", "sis", "lah",
     "partner", "beaucoup", "earlier", "today",
 }
 # Laughter and interjections typed as a reply: "hahaha", "lol", "lmao", "xD".
 LAUGH = re.compile(r"^(?:(?:h[aeiou]){2,}h?|(?:lo)+l|lmf?ao+|rofl|xd+)$")
-INTERJECTION = {"wow", "oh", "ah", "ahh", "omg", "hmm", "lol", "haha", "well", "aww", "yay"}
+INTERJECTION = {"wow", "oh", "ah", "ahh", "omg", "hmm", "lol", "haha", "well", "aww", "yay", "ugh", "meh", "argh", "hey"}
 _SPELLED = sorted(w for words in KIND_WORDS.values() for w in words if len(w) >= 5)
 
 # Words that end a clause without changing what it asks ("who are you exactly").
-TRAILING = {"exactly", "actually", "really", "again", "anyway", "tho", "though", "then"}
+TRAILING = {"exactly", "actually", "really", "again", "anyway", "tho", "though", "then", "tbh", "honestly", "lol", "today"}
 ABOUT = re.compile(
     r"^(what can (you|u) (do|help( me)? with|answer|tell me)|what do (you|u) (do|know)|who (are|r) (you|u)|"
     r"what (are|r) (you|u)( for)?|(are|r) (you|u) (a |an )?(human|real|person|bot|robot|ai|machine|computer|"
@@ -78,16 +79,16 @@ ABOUT = re.compile(
     # questions about the bot as a person, and requests a FAQ bot is not for
     r"(are|r) (you|u) (chat ?gpt|gpt|an? llm|siri|alexa|gemini|claude|a chat ?gpt)|how old (are|r) (you|u)|"
     r"do (you|u) have (feelings|a name|a life|friends)|what('s| is) your favou?rite \w+|(can|do) (you|u) speak \w+|"
-    r"(tell|say) (me )?(a joke|something funny))$"
+    r"(tell|say) (me )?(a joke|something funny)|do (you|u) (remember|know) (me|who i am)|can (you|u) (hear|see|read) me)$"
 )
 # Praise is thanks: "you're the best" is answered "you're welcome".
-PRAISE = re.compile(r"^((you're|youre|you are|ur|u r) (so |very |really |just )?(smart|clever|funny|cute|the best|awesome|"
-                    r"amazing|great|helpful|a lifesaver|a life saver|a legend|a star)|(you|u) saved me|(you|u) (are|r) "
+PRAISE = re.compile(r"^((you're|youre|you are|ur|u r) (actually |so |very |really |just |pretty |quite |super )*(smart|clever|funny|cute|the best|awesome|"
+                    r"amazing|great|helpful|a lifesaver|a life saver|a legend|a star|patient|kind|nice|fast|quick|cool|good)|(you|u) saved me|(you|u) (are|r) "
                     r"(a )?(lifesaver|life saver|legend|star))$")
 HELLO = re.compile(r"^(how (are|r) (you|u)( doing)?( today)?|(i'?m|i am|im) (fine|good|ok|okay|great|well)( thanks| thank you| thx)?|how'?s it going|how do you do|what'?s up|wass?up|"
                    r"nice to meet (you|u)|good to see (you|u)|(is )?any ?(one|body) (there|here)|is this (thing )?(on|working)|"
                    r"my name is \w+( \w+)?|(is )?any ?(one|body) home|"
-                   r"(are|r) (you|u) there|how('s| is) your day( going)?|how (have|ve) (you|u) been|hola|bonjour|salut|"
+                   r"(are|r) (you|u) (still )?(there|here|awake|alive)|how('s| is) your day( going)?|how (have|ve) (you|u) been|hola|bonjour|salut|"
                    r"hey there|(i'?m|i am|im) (back|new here|new)|i have a (question|doubt|query)|"
                    r"i hope (you|u)('re| are| r)? (doing )?(well|good|fine|great|ok)|hope (you|u)('re| are| r)? (doing )?(well|good|fine|great)|"
                    r"(can|may|could) i ask (you )?(something|a question|a doubt))$")
@@ -97,14 +98,26 @@ ACK = re.compile(r"^(i see|i get it( now)?|i understand( now)?|(that|it) (makes|
                  r"problem|prob|probs)|np|my pleasure|will do|good to know|wonderful|splendid|well done|(good|great|nice) (job|work)|"
                  r"(nice|good|great|cool) (example|one|answer|explanation)|"
                  r"(that'?s|thats|that is|it'?s|its) (exactly |just )?what i (needed|wanted|was looking for))$")
-SORRY = re.compile(r"^(my (bad|mistake|fault|apologies)|(i'?m|i am|im) sorry|excuse me|pardon( me)?)$")
+# The learner is unhappy with the bot ("ur useless", "you didnt understand me at all", "this is not
+# working"): said back, with a way on, not "the article doesn't cover that".
+COMPLAINT = re.compile(r"^((you|u|ur|youre|you're|this|this bot|this chat|it|that)( are| r|'re|re| is|s|'s)? (so |very |really |kinda |kind of |pretty |"
+                       r"a bit |too |totally |completely )*(useless|stupid|dumb|bad|terrible|awful|slow|wrong|broken|confusing|"
+                       r"not (helpful|working|good|useful|right|what i asked))|(you|u) (didn'?t|didnt|did not|don'?t|dont|do not) "
+                       r"(understand|get|help)( me)?( at all)?|(this|it|that) (doesn'?t|does not|isn'?t|is not) (help|work|working|helping)|"
+                       r"not (helpful|useful|what i asked)|useless|(that'?s|thats|that is) (not )?(wrong|useless|not what i asked))$")
+# The learner asks for a moment ("hold on", "brb", "one sec, let me read that again").
+WAIT = re.compile(r"^(wait|hold on|hang on|one (sec|second|moment|min|minute)|just a (sec|second|moment|min|minute)|brb|"
+                  r"be right back|give me a (sec|second|moment|min|minute)|(let me|lemme) (think|read|check|see|look)"
+                  r"( (that|it|this|at (that|it|this)))?( again)?)$")
+SORRY = re.compile(r"^(my (bad|mistake|fault|apologies)|wrong (window|tab|chat|person|place|button)|(i'?m|i am|im) sorry|excuse me|pardon( me)?)$")
 BYE = re.compile(r"^(see (you|ya|u)( later| soon| around)?|take care|have a (good|nice|great) (day|one|evening|night)|"
-                 r"talk (to (you|u) )?(later|soon)|catch (you|ya|u) later|(gotta|got to|have to|need to|i have to|i need to|i must) go( now)?|"
+                 r"talk (to (you|u) )?(later|soon|tomorrow)|catch (you|ya|u) later|(gotta|got to|have to|need to|i have to|i need to|i must) go( now)?|"
                  r"i'?m done|that'?s (all|it)( for (now|today))?|signing off|(good ?night|gn)( \w+)?|nothing else|"
                  r"no (more|further|other) questions?)$")
 _PUNCT = re.compile(r"[^\w\s']")
 CLAUSE = re.compile(r"[.!,;?]+\s*")
-PHRASES = (("bye", BYE), ("greeting", HELLO), ("thanks", PRAISE), ("ack", ACK), ("sorry", SORRY), ("about", ABOUT))
+PHRASES = (("bye", BYE), ("greeting", HELLO), ("thanks", PRAISE), ("ack", ACK), ("sorry", SORRY), ("about", ABOUT),
+           ("complaint", COMPLAINT), ("wait", WAIT))
 ADDRESS = {"bro", "mate", "buddy", "dude", "man", "sir", "maam", "ma'am", "friend", "dear", "please", "pls", "plz",
            "po", "na", "yaar", "bhai", "ji", "boss", "pal", "fam", "sis", "lah"}
 
@@ -143,7 +156,7 @@ def smalltalk_kind(text: str) -> str | None:
     if len(clauses) > 1:
         kinds = [_clause_kind(_words(c)) for c in clauses]
         if all(kinds):
-            return next(k for k in (*PRIORITY, "about") if k in kinds)
+            return next(k for k in (*PRIORITY, "about", "complaint", "wait") if k in kinds)
     return _clause_kind(_words(text))
 
 
