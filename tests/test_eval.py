@@ -20,7 +20,7 @@ FLOORS = {  # eval/questions.jsonl: a dev set (the confidence weights and thresh
     "lead": 0.82,  # 0.855 today
     "answered": 0.97,
     "abstain_precision": 0.92,
-    "abstain_recall": 0.85,
+    "abstain_recall": 0.90,  # 0.947 today, 0.895 before the thirteenth session's answer-type checks
     "smalltalk": 1.0,
     "multiturn": 0.71,
 }
@@ -34,13 +34,14 @@ TEST_FLOORS = {
     "answered": 0.94,  # 0.951 today, 0.937 before the eleventh session, 0.915 before the tenth
     "abstain_recall": 0.95,  # 0.968 today, 0.935 before a role the article never names counted as out of scope
     "facts": 0.90,
-    "smalltalk": 0.85,  # 0.882 today, 0.824 before the small-talk work on eval/dev-smalltalk.jsonl
-    "conversations": 0.58,  # 21 of 34 today, 20 before the twelfth session, 17 before the eleventh
+    "abstain_precision": 0.75,  # 0.789 today, 0.769 before the thirteenth session
+    "smalltalk": 0.9,  # 16 of 17 today, 15 before the thirteenth session, 14 before the small-talk work
+    "conversations": 0.61,  # 22 of 34 today, 21 before the thirteenth session, 20 before the twelfth
     "follow_ups": 0.75,  # 0.776 today, 0.755 before the twelfth session, 0.714 before the eleventh
 }
 # eval/dev-blind.jsonl: written blind like the test set, but a dev set (its failures were read).
 BLIND_DEV_FLOORS = {"hit@1": 0.63, "hit@3": 0.87, "answer_acc": 0.82, "lead": 0.71, "answered": 0.93,
-                    "abstain_recall": 0.88, "facts": 0.85, "smalltalk": 1.0}
+                    "abstain_recall": 0.93, "facts": 0.85, "smalltalk": 1.0}  # abstain recall 0.969 today
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,7 @@ def test_second_blind_dev_set_stays_at_its_level(assistant):
     (failures read). Today hit@1 0.736, answer_acc 0.800, lead 0.742, answered 0.958, abstain
     recall 0.733 (0.633 on the code before that session), facts and small talk 1.0."""
     rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-blind-2.jsonl"), baselines=False).rows["rolebot"]
-    floors = {"hit@1": 0.70, "answer_acc": 0.77, "lead": 0.71, "answered": 0.93, "abstain_recall": 0.70,
+    floors = {"hit@1": 0.70, "answer_acc": 0.77, "lead": 0.71, "answered": 0.93, "abstain_recall": 0.76,  # 0.800 today
               "facts": 0.9, "smalltalk": 0.9}
     assert {k: v for k, v in rows.items() if k in floors and v < floors[k]} == {}
 
@@ -104,12 +105,19 @@ def test_dev_conversations_follow_the_topic(assistant):
     assert rows.categories["turns: out of scope"]["ok"] >= 0.8
     # 40 more, written blind in the twelfth session (totals first: 0.500 / 0.716 on the code of
     # its start, 0.525 / 0.731 after its first six changes; then failures read). 0.575 / 0.761 today.
-    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations-5.jsonl"), baselines=False).rows["rolebot"]
-    assert rows["conversations"] >= 0.5 and rows["follow_ups"] >= 0.7
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations-5.jsonl"), baselines=False)
+    assert rows.rows["rolebot"]["conversations"] >= 0.58 and rows.rows["rolebot"]["follow_ups"] >= 0.72  # 0.650 / 0.776 today
+    assert rows.categories["turns: out of scope"]["ok"] >= 0.85  # 1.0 today, 0.778 before the thirteenth session
     # 50 more, written blind late in the twelfth session (totals first, then failures read):
     # 0.540 / 0.687 today and on the code of that session's start.
-    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations-6.jsonl"), baselines=False).rows["rolebot"]
-    assert rows["conversations"] >= 0.5 and rows["follow_ups"] >= 0.65
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations-6.jsonl"), baselines=False)
+    assert rows.rows["rolebot"]["conversations"] >= 0.48 and rows.rows["rolebot"]["follow_ups"] >= 0.65  # 0.520 / 0.687 today
+    assert rows.categories["turns: out of scope"]["ok"] >= 0.85  # 0.909 today, 0.727 before the thirteenth session
+    # 40 more, written blind in the thirteenth session (totals first: 0.325 / 0.532 on the code of
+    # its start; then failures read): 0.425 / 0.597 today, out-of-scope turns 0.750 (0.667 before).
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations-7.jsonl"), baselines=False)
+    assert rows.rows["rolebot"]["conversations"] >= 0.37 and rows.rows["rolebot"]["follow_ups"] >= 0.55
+    assert rows.categories["turns: out of scope"]["ok"] >= 0.7
 
 
 def test_fresh_conversations_stay_at_their_level(assistant):
@@ -178,3 +186,14 @@ def test_small_talk_and_page_facts_in_many_phrasings(assistant):
     rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-smalltalk.jsonl"), baselines=False).rows["rolebot"]
     assert rows["smalltalk"] >= 0.95 and rows["facts"] >= 0.93 and rows["conversations"] >= 0.9
     assert rows["answered"] >= 0.9  # the wrapped questions are answered, not taken for small talk
+
+
+def test_fourth_blind_dev_set_stays_at_its_level(assistant):
+    """eval/dev-blind-4.jsonl: 150 single questions written blind in the thirteenth session; dev
+    (failures read after its totals were taken: hit@1 0.762, answer_acc 0.819, answered 0.929,
+    abstain precision 0.654 on the code of that session's start). Today hit@1 0.762, hit@3 0.926,
+    answer_acc 0.827, lead 0.717, answered 0.937, abstain recall 0.895, facts and small talk 1.0."""
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-blind-4.jsonl"), baselines=False).rows["rolebot"]
+    floors = {"hit@1": 0.73, "hit@3": 0.9, "answer_acc": 0.79, "lead": 0.69, "answered": 0.91,
+              "abstain_recall": 0.85, "facts": 0.9, "smalltalk": 0.9}
+    assert {k: v for k, v in rows.items() if k in floors and v < floors[k]} == {}
