@@ -33,7 +33,7 @@ TEST_FLOORS = {
     "lead": 0.73,  # 0.746 today, 0.739 before the twelfth session, 0.718 before the eleventh
     "answered": 0.94,  # 0.951 today, 0.937 before the eleventh session, 0.915 before the tenth
     "abstain_recall": 0.95,  # 0.968 today, 0.935 before a role the article never names counted as out of scope
-    "facts": 0.90,
+    "facts": 0.95,  # 12 of 12 today, 11 before the thirteenth session's page-fact phrasings
     "abstain_precision": 0.75,  # 0.789 today, 0.769 before the thirteenth session
     "smalltalk": 0.9,  # 16 of 17 today, 15 before the thirteenth session, 14 before the small-talk work
     "conversations": 0.61,  # 22 of 34 today, 21 before the thirteenth session, 20 before the twelfth
@@ -176,6 +176,15 @@ def test_small_talk_written_blind_later(assistant):
     small-talk work: 54 of 70 recognised (0.771); 70 of 70 after."""
     rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-smalltalk-2.jsonl"), baselines=False).rows["rolebot"]
     assert rows["smalltalk"] >= 0.97 and rows["answered"] >= 0.95
+
+
+def test_page_facts_written_blind_later(assistant):
+    """eval/dev-facts.jsonl: 60 questions about the page and 15 about its content that name the page,
+    written blind in the thirteenth session; a dev set (failures read). Before that session's
+    work on it: 37 of 60 page facts (0.617); 60 of 60 after."""
+    report = evaluate(assistant, load_set(ROOT / "eval" / "dev-facts.jsonl"), baselines=False)
+    assert report.categories["article_fact"]["facts"] >= 0.95
+    assert report.categories["content_about_page"]["answered"] >= 0.9  # not taken for page facts
 
 
 def test_small_talk_and_page_facts_in_many_phrasings(assistant):

@@ -156,7 +156,16 @@ def test_pleasantries_before_a_question_are_dropped():
      ("is this from the data scientist section?", None), ("which topics should a data scientist learn", None),
      ("Could you tell me the exact date this article was updated?", "date"), ("which two jobs is this article comparing", "about"),
      ("what does a data scientist compare", None), ("which date should i start learning", None),
-     ("wat topics does this page cover", "about"), ("wut is the title", "title")],
+     ("wat topics does this page cover", "about"), ("wut is the title", "title"),
+     # misspelled, and asked the way eval/dev-facts.jsonl asks (written blind)
+     ("who is the writter of this artcile?", "author"), ("autor of the article?", "author"), ("By whom was this written?", "author"),
+     ("which company published this article?", "author"), ("wen was this post publishd?", "date"),
+     ("wat is the titel of the page?", "title"), ("How is this post titled?", "title"),
+     ("from wich site is this text taken?", "source"), ("What blog did this come from?", "source"),
+     ("whats this post about in short", "about"), ("tl;dr of this page?", "about"),
+     # the same words about something else
+     ("write me a python function that reverses a string", None), ("is there a course on this?", None),
+     ("which company hires the most ML engineers?", None), ("what does the article say about the skills of a DS?", None)],
 )
 def test_page_facts(text, kind):
     assert fact_kind(text) == kind

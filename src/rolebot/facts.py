@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import re
 
-from .query import expand_abbreviations
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from .query import STOPWORDS, expand_abbreviations
 from .records import Answer, Hit
 
-_PAGE = r"(this|the|that|your|ur)\s+(article|page|post|blog|text|piece|guide|document|doc|content|write-?up|info|information|source)"
+_PAGE = r"(this|the|that|your|ur)\s+((blog|web)\s+)?(article|page|post|blog|text|piece|guide|document|doc|content|write-?up|info|information|source)"
+# Who may stand behind a page: "which company published this?", "the organisation behind this post".
+_PUBLISHER = r"(company|companies|organi[sz]ations?|org|publisher|firm|brand|team|site|website|blog)"
 PATTERNS = {
     "author": re.compile(
         r"\bwho\s*('?s|is|was)?\s*(the\s+)?(author|writer)\b|\bauthor\b|\bwriter\b|\bwritten\s+by\b|\bwho\s+(wrote|writes|authored|"
         r"published|made|created|penned)\s+(this|it|the)\b|\bwho\s+(is|was)\s+(behind|responsible for)\s+(this|it)\b|"
-        r"\bwho\s+(wrote|published|made|created)\s*\??$|\bwhose\s+" + _PAGE, re.I),
+        r"\bwho\s+(wrote|published|made|created)\s*\??$|\bwhose\s+" + _PAGE + r"|"
+        r"\bwho\s+(actually|really|originally)\s+(wrote|published|made|created)\b|\bwho\s+(updated|edited|maintains)\s+(this|it|the)\b|\bby\s+whom\b|\bpublisher\b|"
+        r"\b(which|what)\s+" + _PUBLISHER + r"\s+(published|wrote|made|created|owns|posted|is\s+behind|was\s+behind)\s+(this|it|the)\b|"
+        r"\b" + _PUBLISHER + r"\s+(is\s+|was\s+)?behind\s+" + _PAGE, re.I),
     "date": re.compile(
         r"\b(when|what\s+date|which\s+date|what\s+year)\b.*\b(written|published|updated|posted|released|created|made|date[d]?)\b|"
         r"\bhow\s+(old|recent|new|current|up[- ]to[- ]date|fresh|outdated|dated)\s+(is|was)\s+(this|it|the)\b|"
@@ -28,7 +36,7 @@ PATTERNS = {
         r"\bdate\b.*\b(this|the)\s+(article|page|post|blog)\s+(was|is|got)\s+(written|published|updated|posted|released)\b|"
         r"\bdate\s+(of|on)\s+" + _PAGE + r"|\bwhen\s+(was|is)\s+" + _PAGE + r"\b|"
         r"\b(what|which)\s+date\s+(is|was)\s+(on|in|for)\s+" + _PAGE + r"\b|\b" + _PAGE + r"('?s|\s+is)?\s+date\b", re.I),
-    "title": re.compile(r"\b(title|headline)\b|\b(article|page|post)('?s)?\s+name\b|\bwhat('?s|\s+is)\s+" + _PAGE + r"\s+(called|named)\b|\bname\s+of\s+" + _PAGE, re.I),
+    "title": re.compile(r"\b(title|titled|headline)\b|\bheading\s+of\s+" + _PAGE + r"|\b(article|page|post)('?s)?\s+name\b|\bwhat('?s|\s+is)\s+" + _PAGE + r"\s+(called|named)\b|\bname\s+of\s+" + _PAGE, re.I),
     "source": re.compile(
         r"\b(url|link|web\s*site|website)\b.*\b(article|page|post|this|it|source|original)\b|\bwhere(\s*'s|\s+(is|does|did|was|can\s+i\s+(find|read)))\s+"
         r"(this|it|the\s+(article|page|info|information|text))\b.*\b(from|come|published|originally|original|find|read)\b|"
@@ -36,22 +44,54 @@ PATTERNS = {
         r"\bsource\s*(url|link)\b|\b(what|which)\s+(blog|site|website|magazine|publication|platform)\s+(is|was)\s+(this|it)\b|"
         r"\bis\s+(this|it)(\s+(article|page|post))?\s+from\s+(a\s+|an\s+|some\s+|which\s+|what\s+)?(\w+\s+)?(blog|site|website|magazine|publication|newspaper|platform|medium)\b|"
         r"\bwhere\s+can\s+i\s+(read|find|see)\s+(the|this)\s+((full|whole|original|complete)\s+)?(article|page|post)\b|"
-        r"\bwhat('?s|\s+is)\s+(the|your)\s+source\s*\??$", re.I),
+        r"\bwhat('?s|\s+is)\s+(the|your)\s+source\s*\??$|\boriginal\s+(version|copy)\s+of\s+" + _PAGE + r"|"
+        r"\bfrom\s+(which|what)\s+(site|website|blog|platform|publication|source)\b|"
+        r"\b(which|what)\s+(blog|site|website|platform|publication)\s+(did|does|is|was)\s+(this|it)\s+(come|taken|from|published|posted)\b|"
+        r"\b(on|in)\s+(which|what)\s+(platform|site|website|blog)\b.*\b(published|posted|originally|appeared)\b", re.I),
     "about": re.compile(
         r"\bwhat('?s|\s+is|\s+does)\s+" + _PAGE + r"\s+(all\s+)?(about|cover|covering|discuss|talk\s+about|say)\s*\??$|"
         r"\bwhat\s+(is|are)\s+(the\s+)?(topics?|subject|main\s+points?|sections?|contents?)\s+(of|in|covered\s+(by|in))\s+" + _PAGE + r"|"
         r"\b(summari[sz]e|summary\s+of|overview\s+of|tl;?dr)\s+" + _PAGE + r"|\bwhat\s+(topics|things)\s+(does|do)\s+(it|this|you|" + _PAGE + r")\s+cover\b|"
-        r"\bwhat\s+(is|are)\s+(this|it)\s+(about|covering)\s*\??$|\b(topic|subject|theme)\s+of\s+" + _PAGE + r"|"
+        r"\bwhat\s+(is|are)\s+(this|it)\s+(about|covering)(\s+(basically|exactly|really|again|then))?\s*\??$|\b(topic|subject|theme)\s+of\s+" + _PAGE + r"|"
         r"\b(topics?|sections?|subjects?)\s+((are|is)\s+)?(in|of|covered\s+(in|by))\s+" + _PAGE + r"|"
         r"\b(which|what)\s+(articles?|pages?|documents?)\s+(do|can)\s+(you|u)\s+(know|answer|cover|talk)|\bwhat\s+am\s+i\s+reading\b|\bwhat\s+does\s+it\s+cover\b|"
-        r"\b(is|does)\s+" + _PAGE + r"\s+compar\w*|\bwhat\s+(does|is)\s+" + _PAGE + r"\s+compar\w*", re.I),
+        r"\b(is|does)\s+" + _PAGE + r"\s+compar\w*|\bwhat\s+(does|is)\s+" + _PAGE + r"\s+compar\w*|"
+        # "whats this post about in short", "what the article talks about", "the general idea of this post"
+        r"\bwhat('?s|\s+is)\s+" + _PAGE + r"\s+(all\s+)?about\b|\bwhat\s+" + _PAGE + r"\s+(talks|is|was)\s+about\b|"
+        r"\b(summary|overview|gist)\s+of\s+what\s+" + _PAGE + r"|\btl;?\s?dr\s+(of|for)\s+" + _PAGE + r"|"
+        r"\b(which|what)\s+(subjects?|topics?|themes?)\s+(does\s+|do\s+)?" + _PAGE + r"\b|"
+        r"\b(general|main|overall|basic)\s+(idea|point|gist|message)\s+of\s+" + _PAGE, re.I),
 }
 ORDER = ("author", "date", "title", "source", "about")
 
 
+# The words these patterns are written with, as learners misspell them ("who is the writter of
+# this artcile?", "wen was this post publishd?"): one slip of the keys, or two swapped letters.
+FACT_WORDS = ("author", "writer", "written", "wrote", "published", "publish", "publisher", "article", "title", "titled",
+              "which", "where", "when", "website", "source", "summary", "topics", "platform", "original", "organisation",
+              "organization", "company", "about", "cover", "heading")
+SPOKEN = {"dis": "this", "da": "the", "wen": "when", "wat": "what", "wut": "what", "abt": "about", "bout": "about"}
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def _respelled(text: str) -> str:
+    def fix(m: re.Match) -> str:
+        word = m.group(0)
+        low = word.lower()
+        if low in SPOKEN:
+            return SPOKEN[low]
+        if len(low) < 4 or low in FACT_WORDS or low in STOPWORDS:  # "there" is not "where"
+            return word
+        match = process.extractOne(low, FACT_WORDS, scorer=OSA.distance, score_cutoff=1)
+        if not match or abs(len(match[0]) - len(low)) > 1 or match[0].startswith(low) or low.startswith(match[0]):
+            return word  # "write" is a word of its own, not a slip for "writer"
+        return match[0]
+    return _WORD.sub(fix, text)
+
+
 def fact_kind(text: str) -> str | None:
     """Which fact about the page a question asks for, or None."""
-    text = expand_abbreviations(text)  # "wat topics does this page cover"
+    text = _respelled(expand_abbreviations(text))  # "wat topics does this page cover", "autor of the article?"
     for kind in ORDER:
         if PATTERNS[kind].search(text):
             return kind
