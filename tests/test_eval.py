@@ -120,12 +120,20 @@ def test_dev_conversations_follow_the_topic(assistant):
     assert rows.categories["turns: out of scope"]["ok"] >= 0.7
 
 
+def test_follow_up_moves_in_many_phrasings(assistant):
+    """eval/dev-moves.jsonl: 60 two-turn conversations whose second turn asks for an example, more,
+    why, the next step, the step before or a one-line summary, written blind in the thirteenth
+    session; a dev set (failures read). 45 of 60 right before that session's move phrasings, 49 after."""
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-moves.jsonl"), baselines=False).rows["rolebot"]
+    assert rows["conversations"] >= 0.76 and rows["follow_ups"] >= 0.76
+
+
 def test_fresh_conversations_stay_at_their_level(assistant):
     """eval/fresh-conversations.jsonl: 50 conversations written blind at the end of the twelfth
-    session and read only as totals, like the held-out set: 0.460 / 0.697 today (0.420 / 0.682 on
-    the code of that session's start)."""
+    session and read only as totals, like the held-out set: 0.480 / 0.697 today (0.460 / 0.697 at
+    the thirteenth session's start, 0.420 / 0.682 at the twelfth's)."""
     rows = evaluate(assistant, load_set(ROOT / "eval" / "fresh-conversations.jsonl"), baselines=False).rows["rolebot"]
-    assert rows["conversations"] >= 0.42 and rows["follow_ups"] >= 0.67
+    assert rows["conversations"] >= 0.44 and rows["follow_ups"] >= 0.67
 
 
 def test_third_blind_dev_set_stays_at_its_level(assistant):

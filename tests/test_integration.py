@@ -95,6 +95,13 @@ def test_a_walk_through_a_list_by_place_and_by_next(assistant):
     assert "monitor and improve" in ask("what comes after deployment?")[:120]
 
 
+def test_a_short_why_made_of_the_last_answers_words_is_asked_beside_it(assistant):
+    first = "Do ML Engineers need to know statistics like Data Scientists?"
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": assistant.answer(first).text}]
+    assert assistant.answer("why less focused?", history=history).kind == "answer"
+    assert assistant.answer("why less focused?").kind == "not_found"  # alone it asks nothing the article answers
+
+
 def test_sum_it_up_quotes_one_line_of_the_last_answer_naming_both_roles(assistant):
     history = []
     first = assistant.answer("what's the main difference between them?")

@@ -185,7 +185,11 @@ def test_page_facts(text, kind):
      ("what should I learn before python?", None),
      # the one line that carries the last answer
      ("can you sum it up in one line?", "gist"), ("so in one sentence?", "gist"), ("tl;dr", "gist"), ("in a nutshell?", "gist"),
-     ("in one sentence, what does a DS do?", None), ("summarize the conclusion for me", None)],
+     ("in one sentence, what does a DS do?", None), ("summarize the conclusion for me", None),
+     # phrasings of eval/dev-moves.jsonl (written blind)
+     ("like what in real life?", "example"), ("then?", "next"), ("whats the reason", "more"), ("why tho", "more"),
+     ("can u say it in 1 line", "gist"), ("so basically in one line?", "gist"), ("quick summary?", "gist"),
+     ("what is a data scientist then?", None), ("give me a summary of the article", None)],
 )
 def test_follow_up_moves(text, move):
     assert move_of(text) == move

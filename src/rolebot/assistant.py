@@ -95,7 +95,8 @@ class Assistant:
                     rows = self._near_topic(rows, topic)
                 results[i] = self._compose(text, query, vec, rows, note)
                 if (results[i].kind == "not_found" and topic.quoted and not rewritten
-                        and (points_back(text) or is_fragment(text) and self._uses_known_words(text))):
+                        and (points_back(text) or is_fragment(text) and self._uses_known_words(text)
+                             or self.conversation.echoes(text, topic))):
                     results[i] = self._in_context(text, note, topic, documents) or results[i]
         return results
 

@@ -30,24 +30,30 @@ CITATION = re.compile(r"\s*\[\d+\]\s*")
 MARKER = re.compile(r"\s*\[\d+\]|\*\*|(?<!\w)\*(?!\s)|(?<!\s)\*(?!\w)")
 
 GIST_MAX_CHARS = 160  # a one-line answer
+MAX_ECHO_WORDS = 3  # "why less focused?": a turn this short that only repeats the last answer's words
+# A sentence about both roles without naming them: "One role is more analytical; the other …".
+BOTH_IN_GENERAL = re.compile(r"\b(both\s+roles|the\s+other|each\s+role|these\s+roles|the\s+two\s+roles)\b", re.I)
 # A sentence that leans on the one before it ("However, …", "This is …") says little alone.
 STANDS_ON_OTHERS = re.compile(r"^(however|but|yet|this|that|these|those|they|it|its|their|also|imagine)\b", re.I)
 
 MOVES = {
-    "example": re.compile(r"\b(examples?|instance|concrete|case\s+study|real[- ]?world|in\s+practice|illustrat\w*|"
-                          r"scenario|use\s+case|show\s+me|case)\b", re.I),
+    "example": re.compile(r"\b(examples?|instance|concrete|case\s+study|real[- ]?world|real[- ]life|irl|in\s+practice|illustrat\w*|"
+                          r"scenario|use\s+case|show\s+me|case|like\s+what|such\s+as|e\.?g)\b", re.I),
     # The mirror of "next": checked first, since "the step before that" names a step too.
     "before": re.compile(r"\b(before\s+(that|this|it|then)|comes\s+before|prior\s+to\s+(that|this)|previous\s+(step|stage|one)|"
                          r"(step|stage)\s+before|preceding|beforehand)\b|^\W*(and\s+)?before\W*$", re.I),
     "next": re.compile(r"\b(next|then\s+what|after\s+(that|this)|comes\s+(next|after)|afterwards|following\s+step|^\W*(and\s+)?after(?=\W*$)|"
-                       r"and\s+then|what\s+now)\b", re.I),
+                       r"and\s+then|what\s+now|^\W*(and\s+|so\s+)?then(?=\W*$))\b", re.I),
     # "in one sentence?", "sum it up", "tl;dr": the one sentence that carries the last answer.
-    "gist": re.compile(r"^\W*(so\W+)?((can|could)\s+you\s+)?(in\s+(one|a|1|a\s+single)\s+(sentence|line)|sum\s+(it|that|this|them)?\s*up|"
-                       r"summar(y|i[sz]e)(\s+(it|that|this))?|tl;?\s?dr|in\s+short|in\s+a\s+nutshell|(the\s+)?short\s+version|"
-                       r"(the\s+)?bottom\s+line|one[- ]liner)(\s+(pls|please|in\s+(one|a)\s+(sentence|line)))?\W*$", re.I),
+    "gist": re.compile(r"^\W*(so\W+)?(basically\W+)?((can|could)\s+(you|u)\s+)?((say|put|explain|give|tell)\s+(it|that|this|me)\s+)?"
+                       r"(in\s+(one|a|1|a\s+single)\s+(sentence|line)|sum\s+(it|that|this|them)?\s*up|"
+                       r"((a|the)\s+)?((quick|short|brief)\s+)?summar(y|i[sz]e)(\s+(it|that|this))?|tl;?\s?dr|in\s+short|in\s+a\s+nutshell|"
+                       r"(the\s+)?short\s+version|(the\s+)?bottom\s+line|one[- ]liner)(\s+(pls|please|in\s+(one|a)\s+(sentence|line)))?\W*$", re.I),
     "more": re.compile(r"^\W*(tell\s+me\s+more|more|go\s+on|continue|elaborate|explain(\s+(more|further|that|it|why))?|"
                        r"more\s+(details?|info)|details?|keep\s+going|what\s+else|anything\s+else|say\s+more|"
                        r"expand(\s+on\s+(that|it))?|how\s+come|why|why\s+(is|was)\s+(that|it)|how\s+so|in\s+what\s+way|"
+                       r"why\s+(so|tho|though)|(what'?s|what\s+is|whats)\s+the\s+reason(\s+(for\s+(that|it|this)|why))?|"
+                       r"for\s+what\s+reason|and\??|say\s+more\s+(about|on)\s+(that|it|this)|anything\s+more(\s+on\s+(that|it|this))?|"
                        r"really|can\s+you\s+(elaborate|explain(\s+more)?)|tell\s+me\s+more\s+about\s+(that|it|this)|"
                        r"meaning|what\s+do(es)?\s+(you|that|it)\s+mean|walk\s+me\s+(through|thru)(\s+(it|that))?|how\s+exactly|"
                        r"in\s+detail|break\s+(it|that)\s+down|(can\s+you\s+)?explain\s+(it|that)\s+(again|differently|simply))\W*$", re.I),
@@ -59,7 +65,7 @@ CLAUSE_END = re.compile(r"[?.!,;]+")
 MOVE_WORDS = set(
     """give show example examples concrete case cases instance real world practice illustrate illustration scenario
     use next step steps come comes after before previous prior preceding beforehand happen happens right then
-    sum summary summarize summarise short nutshell sentence line bottom tl dr
+    sum summary summarize summarise short nutshell sentence line bottom tl dr life irl like
     following afterwards tell say more explain elaborate details detail
     info continue go keep going else anything expand now please pls one another provide share see""".split()
 )
@@ -179,6 +185,15 @@ class Conversation:
                     found.append(where)
         return tuple(dict.fromkeys(found))
 
+    def echoes(self, text: str, topic: Topic) -> bool:
+        """A short turn made of words the last answer quoted ("why less focused?" after "… their
+        role is less focused on deep statistical analysis"): it asks about that answer."""
+        asked = content_words(text)
+        if not asked or len(asked) > MAX_ECHO_WORDS:
+            return False
+        quoted = {w.lower() for p, u, n in topic.quoted for w in content_words(self.units[p][u].split("\n")[n])}
+        return all(w.lower() in quoted for w in asked)
+
     # -- moves: each returns (passage, text) blocks to quote, or [] when it has nothing to add
     def example(self, topic: Topic) -> list[int]:
         """Passages to search for an example: a section headed like one ("Real-World Example",
@@ -255,7 +270,7 @@ class Conversation:
                 if (cosine is None or not MIN_LINE_CHARS <= len(unit) <= GIST_MAX_CHARS
                         or STANDS_ON_OTHERS.match(unit) or unit.rstrip().endswith(":")):
                     continue
-                key = (named <= roles_named(unit), -order.get(p, len(order)), cosine)
+                key = (named <= roles_named(unit) or BOTH_IN_GENERAL.search(unit) is not None, -order.get(p, len(order)), cosine)
                 if best is None or key > best:
                     best, chosen = key, (p, unit)
         return [chosen] if chosen else []

@@ -11,6 +11,7 @@ from .conversation import Conversation, Topic
 from .query import content_words
 
 GIST_PASSAGES = 5  # where "sum it up" looks beside what the last answer quoted
+STEP_NOUNS = {"step", "steps", "stage", "stages", "phase", "phases", "part", "parts", "one", "thing"}
 
 
 class Moves:
@@ -27,7 +28,8 @@ class Moves:
         if move == "next":
             anchor = sequence_anchor(text)
             blocks = []
-            if anchor and content_words(anchor):  # "what comes after deployment?": after that item
+            # "what comes after deployment?": after that item ("after that step?" names none)
+            if anchor and set(content_words(anchor)) - STEP_NOUNS:
                 vec = self._encode([self.retriever.normalize(anchor)])[0]
                 blocks = self.conversation.after_match(topic, lambda p, unit: self.retriever.pieces.items(p, unit, vec))
             return blocks or self.conversation.next(topic)
