@@ -189,7 +189,11 @@ def test_a_comparison_that_asks_only_about_a_declared_topic_is_refused(assistant
     "question, kind",
     [("is the job market good for data scientists right now?", "not_found"), ("what are ML engineer salaries like?", "not_found"),
      # the same stem grown into another word is not the declared topic ("the job market")
-     ("do data scientists need to explain their results to people in marketing or sales who aren't technical?", "answer")],
+     ("do data scientists need to explain their results to people in marketing or sales who aren't technical?", "answer"),
+     ("how do i enroll in the data science course?", "not_found"),  # the base of a declared word ("enrollment") is it
+     # "worth" says how, not what: "certifications and whether they are worth it" is about certifications
+     ("is tableau or power bi worth learning if i want a data science job?", "answer"),
+     ("are certifications worth it for ML engineers?", "not_found")],
 )
 def test_a_declared_word_is_matched_as_a_word_not_only_as_a_stem(assistant, question, kind):
     assert assistant.answer(question).kind == kind

@@ -165,7 +165,8 @@ def test_pleasantries_before_a_question_are_dropped():
      ("whats this post about in short", "about"), ("tl;dr of this page?", "about"),
      # the same words about something else
      ("write me a python function that reverses a string", None), ("is there a course on this?", None),
-     ("which company hires the most ML engineers?", None), ("what does the article say about the skills of a DS?", None)],
+     ("which company hires the most ML engineers?", None), ("what does the article say about the skills of a DS?", None),
+     ("what is an MLOps engineer job title?", None)],
 )
 def test_page_facts(text, kind):
     assert fact_kind(text) == kind

@@ -36,7 +36,7 @@ PATTERNS = {
         r"\bdate\b.*\b(this|the)\s+(article|page|post|blog)\s+(was|is|got)\s+(written|published|updated|posted|released)\b|"
         r"\bdate\s+(of|on)\s+" + _PAGE + r"|\bwhen\s+(was|is)\s+" + _PAGE + r"\b|"
         r"\b(what|which)\s+date\s+(is|was)\s+(on|in|for)\s+" + _PAGE + r"\b|\b" + _PAGE + r"('?s|\s+is)?\s+date\b", re.I),
-    "title": re.compile(r"\b(title|titled|headline)\b|\bheading\s+of\s+" + _PAGE + r"|\b(article|page|post)('?s)?\s+name\b|\bwhat('?s|\s+is)\s+" + _PAGE + r"\s+(called|named)\b|\bname\s+of\s+" + _PAGE, re.I),
+    "title": re.compile(r"(?<!job )(?<!role )(?<!position )\b(title|titled|headline)\b|\bheading\s+of\s+" + _PAGE + r"|\b(article|page|post)('?s)?\s+name\b|\bwhat('?s|\s+is)\s+" + _PAGE + r"\s+(called|named)\b|\bname\s+of\s+" + _PAGE, re.I),
     "source": re.compile(
         r"\b(url|link|web\s*site|website)\b.*\b(article|page|post|this|it|source|original)\b|\bwhere(\s*'s|\s+(is|does|did|was|can\s+i\s+(find|read)))\s+"
         r"(this|it|the\s+(article|page|info|information|text))\b.*\b(from|come|published|originally|original|find|read)\b|"

@@ -27,7 +27,7 @@ MAX_SUFFIX_CHARS = 2  # "salaries" for "salary", "earns" for "earn"; not "market
 # "certifications and whether they are worth it"): "which MLOps tools specifically?" is not about
 # algorithms. "much" ("how much each role earns") stays: held out, a "how much" turn is out of
 # scope more often than not (README, "What did not").
-HEDGES = ("specific", "whether", "particular", "certain", "various")
+HEDGES = ("specific", "whether", "particular", "certain", "various", "worth")
 # A question about how something works inside, and the words it says that with.
 HOW_IT_WORKS = re.compile(r"\b(under\s+the\s+hood|internally|technically|step[- ]by[- ]step|core\s+principles|"
                           r"how\s+(does|do|did)\s+(\S+\s+){1,4}?work|how\s+(\S+\s+){1,3}?works)\b", re.I)
@@ -69,9 +69,9 @@ class Scope:
     def _declares(self, word: str, doc: str) -> bool:
         """Whether a question's word is one of the document's declared not-covered words: the same
         stem, not grown by a suffix that makes another word ("marketing" is not "the job market",
-        "demanding" is not "demand"; "salaries" is "salary")."""
+        "demanding" is not "demand"; "salaries" is "salary"; "enroll" is "enrollment")."""
         forms = self.declared.get(doc, {}).get(self.retriever.stem(word))
-        return bool(forms) and min(abs(len(word) - len(f)) for f in forms) <= MAX_SUFFIX_CHARS
+        return bool(forms) and min(len(word) - len(f) for f in forms) <= MAX_SUFFIX_CHARS
 
     def outside(self, asked: str, doc: str) -> tuple[bool, bool]:
         """(whether the question asks about something the document does not cover, whether that
