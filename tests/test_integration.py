@@ -69,6 +69,9 @@ def test_what_a_learner_says_of_themselves_does_not_make_a_question_out_of_scope
     about_me = "I'm a backend developer with 5 years of Java and a lot of Docker. Which of the two roles fits me better?"
     assert assistant.answer(about_me).kind == "answer"
     assert assistant.answer("I have 5 years of experience. How much do data scientists earn?").kind == "not_found"
+    # the same within one sentence
+    assert assistant.answer("I have a CS degree, which one suits me?").kind == "answer"
+    assert assistant.answer("I have 5 years of experience, how much do data scientists earn?").kind == "not_found"
 
 
 def test_a_walk_through_a_list_by_place_and_by_next(assistant):

@@ -428,7 +428,13 @@ def test_a_list_item_asked_for_by_its_place(text, place):
     ("I have 3 years of experience. How much do ML engineers earn?", "How much do ML engineers earn?"),
     ("I want to know: how much do ML engineers earn?", "I want to know: how much do ML engineers earn?"),  # a question
     ("I'm new here.", "I'm new here."),  # nothing else: all of it
-    ("which role pays more? I'm curious.", "which role pays more?")])
+    ("which role pays more? I'm curious.", "which role pays more?"),
+    # a clause that describes them, before the question in the same sentence
+    ("I have a CS degree, which one suits me?", "which one suits me?"),
+    ("with my finance degree, should I go DS or MLE?", "should I go DS or MLE?"),
+    ("I have 5 years of experience, how much do data scientists earn?", "how much do data scientists earn?"),
+    ("I want to know how much ML engineers earn, can you tell me?",
+     "I want to know how much ML engineers earn, can you tell me?")])  # what they want to know is asked
 def test_what_the_learner_says_of_themselves_is_not_what_they_ask(text, asked):
     from rolebot.confidence import asked_part
 

@@ -20,14 +20,27 @@ ABSTAIN_THRESHOLD = 0.7
 # "As an accountant I live in spreadsheets."): context for the question, not what it asks about.
 SELF = re.compile(r"^\W*(i|i'm|im|i've|ive|i'd|my|me|as\s+an?)\b", re.I)
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
+CLAUSE = re.compile(r"[,;:]\s*")
+# A clause in which the learner says what they are or have ("I have a CS degree", "with my finance
+# degree", "I'm 30 with 5 years in sales"), not what they want to know ("I want to know …").
+DESCRIBES = re.compile(r"^\W*(i'?m|im|i\s+am|i\s+have|i'?ve|ive|i\s+had|i\s+work(ed)?|i\s+stud(y|ied)|i\s+did|"
+                       r"i\s+come|i\s+know|my|with\s+my|as\s+an?|coming\s+from)\b", re.I)
 
 
 def asked_part(question: str) -> str:
     """The question without the sentences that only describe the asker (all of it if nothing
     else is left): a not-covered word there ("5 years of Java", "good with numbers") is about
-    the learner, not about what they ask."""
+    the learner, not about what they ask. So is a clause that describes them before the question
+    in the same sentence ("I have a CS degree, which one suits me?")."""
     kept = [s for s in SENTENCE.split(question) if s.rstrip().endswith("?") or not SELF.match(s)]
+    kept = [_without_self_clauses(s) for s in kept]
     return " ".join(kept) if kept else question
+
+
+def _without_self_clauses(sentence: str) -> str:
+    clauses = CLAUSE.split(sentence)
+    asked = [c for c in clauses if not DESCRIBES.match(c)]
+    return " ".join(asked) if asked and len(asked) < len(clauses) else sentence
 
 
 CONFIDENCE_WEIGHTS = {"bias": -3.46, "dense": 9.22, "coverage": 1.12, "scope": -39.98, "scope_word": -21.03}
