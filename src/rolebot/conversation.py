@@ -185,13 +185,21 @@ class Conversation:
                     found.append(where)
         return tuple(dict.fromkeys(found))
 
+    def line(self, p: int, u: int, n: int) -> str:
+        """Line n of passage p's unit u: where a reply's quote was found (locate)."""
+        return self.units[p][u].split("\n")[n]
+
+    def quoted_text(self, topic: Topic) -> str:
+        """The article lines the last answer quoted, joined."""
+        return " ".join(self.line(p, u, n) for p, u, n in topic.quoted)
+
     def echoes(self, text: str, topic: Topic) -> bool:
         """A short turn made of words the last answer quoted ("why less focused?" after "… their
         role is less focused on deep statistical analysis"): it asks about that answer."""
         asked = content_words(text)
         if not asked or len(asked) > MAX_ECHO_WORDS:
             return False
-        quoted = {w.lower() for p, u, n in topic.quoted for w in content_words(self.units[p][u].split("\n")[n])}
+        quoted = {w.lower() for w in content_words(self.quoted_text(topic))}
         return all(w.lower() in quoted for w in asked)
 
     # -- moves: each returns (passage, text) blocks to quote, or [] when it has nothing to add
@@ -227,7 +235,7 @@ class Conversation:
         first = [line for line in point if line[0] == point[0][0]]
         # A list item in bold before a sentence ("**A Data Scientist … builds a model** In most
         # companies, both roles …") is the point, wherever it stands.
-        items = [(p, u, n) for p, u, n in point if LIST_ITEM.match(self.units[p][u].split("\n")[n])]
+        items = [(p, u, n) for p, u, n in point if LIST_ITEM.match(self.line(p, u, n))]
         for p, u, n in dict.fromkeys(items[-1:] + [point[-1], first[-1]]):
             after = self._after(p, u, n)
             if after:
@@ -240,7 +248,7 @@ class Conversation:
         if not topic.quoted:
             return []
         point = topic.lead or topic.quoted
-        items = [(p, u, n) for p, u, n in point if LIST_ITEM.match(self.units[p][u].split("\n")[n])]
+        items = [(p, u, n) for p, u, n in point if LIST_ITEM.match(self.line(p, u, n))]
         for p, u, n in dict.fromkeys(items[:1] + [point[0]]):
             lines = self.units[p][u].split("\n")
             if LIST_ITEM.match(lines[n]):
@@ -260,9 +268,9 @@ class Conversation:
             return []
         if len(topic.quoted) == 1:  # a one-line answer is its own gist
             p, u, n = topic.quoted[0]
-            return [(p, self.units[p][u].split("\n")[n])]
+            return [(p, self.line(p, u, n))]
         # A gist of an answer about both roles names both ("… focus on understanding, while …").
-        named = roles_named(" ".join(self.units[p][u].split("\n")[n] for p, u, n in topic.quoted))
+        named = roles_named(self.quoted_text(topic))
         order = {p: i for i, p in enumerate(topic.passages)}  # the answer's first passage is its best
         best, chosen = None, None
         for p in dict.fromkeys([*topic.passages, *found]):

@@ -8,6 +8,7 @@ previous topic.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from rapidfuzz import process
@@ -89,8 +90,10 @@ def _respelled(text: str) -> str:
     return _WORD.sub(fix, text)
 
 
+@functools.lru_cache(maxsize=4096)
 def fact_kind(text: str) -> str | None:
-    """Which fact about the page a question asks for, or None."""
+    """Which fact about the page a question asks for, or None. Kept per text: every turn reads the
+    whole history again, and the misspelling check costs ~0.1 ms a message."""
     text = _respelled(expand_abbreviations(text))  # "wat topics does this page cover", "autor of the article?"
     for kind in ORDER:
         if PATTERNS[kind].search(text):

@@ -66,7 +66,7 @@ class Moves:
         if not topic.quoted:
             return []
         units = self.retriever.data.units
-        quoted = " ".join(units[p][u].split("\n")[n] for p, u, n in topic.quoted)
+        quoted = self.conversation.quoted_text(topic)
         question = self.retriever.normalize(topic.question or quoted)
         vectors = self._encode([question, quoted])
         found = [r.passage for r in self.retriever.score([question], None, vectors[:1])[0][:GIST_PASSAGES]]
