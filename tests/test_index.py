@@ -252,3 +252,34 @@ def test_unit_scores_of_many_passages_match_one_by_one(tiny_kb, fake_embedder):
     assert named.sum() == 1
     assert np.array_equal(best, r.pieces.units(every, vec)[1])
     assert np.all(ranked[~named] == best[~named]) and np.all(ranked[named] > best[named])
+
+
+def test_a_passage_naming_the_thing_a_question_names_is_marked_and_gains_in_the_ranking(retriever):
+    """'do data scientists need to know sql?' names a thing (a word the article writes only
+    capitalised): the passages that name it are marked, in any case, shared among several names."""
+    r = retriever
+    every = list(range(len(r.passages)))
+    names = lambda text: {i for i, p in enumerate(r.passages) if text in p.text}  # noqa: E731
+    sql = r.pieces.mentions(every, "do data scientists need to know sql?")
+    assert {i for i in every if sql[i]} == names("SQL") and set(sql) <= {0.0, 1.0}
+    both = r.pieces.mentions(every, "Tableau or SQL?")
+    assert {i for i in every if both[i] == 1.0} == names("SQL") & names("Tableau")
+    assert {i for i in every if both[i] == 0.5} == names("SQL") ^ names("Tableau")
+    # Words capitalised only where a sentence or list item starts are no names, nor are the
+    # roles the title compares, nor questions that name nothing.
+    for question in ("who is collecting the data?", "what does an ML engineer do?", "what is a data scientist?"):
+        assert not r.pieces.mentions(every, question).any(), question
+    # In the ranking only: the confidence reads the plain cosine.
+    query = r.normalize("do data scientists need to know sql?")
+    vec = r.embedder.encode_queries([query])
+    with_bonus = {s.passage: s for s in r.score([query], None, vec)[0]}
+    from rolebot import retriever as retriever_mod
+
+    saved, retriever_mod.MENTION_BONUS = retriever_mod.MENTION_BONUS, 0.0
+    try:
+        without = {s.passage: s for s in r.score([query], None, vec)[0]}
+    finally:
+        retriever_mod.MENTION_BONUS = saved
+    for p, s in with_bonus.items():
+        assert s.dense == without[p].dense
+        assert s.fused == pytest.approx(without[p].fused + saved * sql[p])

@@ -17,6 +17,7 @@ from .knowledge import by_document
 # sentence or list item starts, and no word of a title (a title names the subject, not an answer).
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-/+][A-Za-z0-9]+)*")
 OPENS = re.compile(r"(?:^|[:.!?]\s+)$")
+LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 LOWER_WORD = re.compile(r"\b[a-z][a-z0-9]*(?:[-/+][a-z0-9]+)*\b")
 
 
@@ -29,6 +30,7 @@ class Pieces:
         self._named: dict[int, np.ndarray] = {}
         self._common: dict[str, set[str]] = {}  # per document: the words it writes in lower case
         self._of_doc: dict[str, list[int]] | None = None
+        self._names_in: dict[str, dict[str, set[int]]] = {}  # per document: name -> passages naming it
 
     def units(self, passages: list[int], vec, names: float = 0.0) -> tuple[list[tuple], np.ndarray, np.ndarray]:
         """For each passage, the cosine of each answer unit: the best of its pieces (a list
@@ -70,15 +72,62 @@ class Pieces:
         candidates' documents (at 100k passages, the whole knowledge's words took 2.6 s)."""
         if p not in self._named:
             passage = self.data.passages[p]
-            common = self._common.get(passage.doc)
-            if common is None:
-                if self._of_doc is None:
-                    self._of_doc = by_document(self.data.passages)
-                texts = [self.data.passages[i].text for i in self._of_doc[passage.doc]]
-                common = set(LOWER_WORD.findall(" ".join(texts))) | set(LOWER_WORD.findall(passage.title.lower()))
-                self._common[passage.doc] = common
+            common = self._common_words(passage.doc)
             self._named[p] = np.array([float(_names(text, common)) for _, text in passage.pieces()])
         return self._named[p]
+
+    def mentions(self, passages: list[int], query: str) -> np.ndarray:
+        """For each passage, the share of the names the question uses ("do data scientists need
+        SQL?") that the passage names too; zeros when the question names nothing its document
+        names. A thing named is the most specific word a question can hold: the form of the
+        question ("do … need to know …?") otherwise matches an FAQ's question about something
+        else as closely as the one line that names it."""
+        out = np.zeros(len(passages))
+        asked = {m.group(0).lower() for m in NAME.finditer(query)}
+        if not asked:
+            return out
+        wanted_in: dict[str, list[set[int]]] = {}
+        for i, p in enumerate(passages):
+            doc = self.data.passages[p].doc
+            wanted = wanted_in.get(doc)
+            if wanted is None:
+                names = self._names_of(doc)
+                wanted = wanted_in[doc] = [names[w] for w in asked if w in names]
+            if wanted:
+                out[i] = sum(p in where for where in wanted) / len(wanted)
+        return out
+
+    def _names_of(self, doc: str) -> dict[str, set[int]]:
+        """The document's names (a word it writes only capitalised, at least once where no
+        sentence or list item starts) and the passages that name each."""
+        if doc not in self._names_in:
+            common = self._common_words(doc)
+            seen: dict[str, set[int]] = {}
+            named: set[str] = set()
+            for i in self._of_doc[doc]:
+                for line in self.data.passages[i].text.split("\n"):
+                    line = LIST_MARK.sub("", line)
+                    for m in NAME.finditer(line):
+                        low = m.group(0).lower()
+                        if m.group(0).islower() or low in common or low.rstrip("s") in common:
+                            continue
+                        seen.setdefault(low, set()).add(i)
+                        if not OPENS.search(line[: m.start()]):
+                            named.add(low)
+            self._names_in[doc] = {w: seen[w] for w in named}
+        return self._names_in[doc]
+
+    def _common_words(self, doc: str) -> set[str]:
+        """The words the document (or its title) writes in lower case."""
+        common = self._common.get(doc)
+        if common is None:
+            if self._of_doc is None:
+                self._of_doc = by_document(self.data.passages)
+            passages = [self.data.passages[i] for i in self._of_doc[doc]]
+            common = set(LOWER_WORD.findall(" ".join(p.text for p in passages)))
+            common |= set(LOWER_WORD.findall(passages[0].title.lower()))
+            self._common[doc] = common
+        return common
 
     def aspects(self, passages: list[int], vec) -> np.ndarray:
         """Each passage's best aspect cosine for a query vector with the names taken out (NaN
