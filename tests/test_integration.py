@@ -43,6 +43,14 @@ def test_a_question_asking_which_software_leads_with_the_names(assistant):
     assert ans.kind == "answer" and re.search(r"Tableau|Power BI", ans.text[:200]), ans.text
 
 
+def test_a_what_is_question_about_a_tool_is_not_answered_with_a_roles_definition(assistant):
+    # "what's X …?" reads like "what is X?"; only the section defining what it names may lead
+    # (a role's "What Is …?" section ranking third is no answer about MLflow).
+    ans = assistant.answer("what's mlflow used for")
+    assert ans.kind == "answer" and "MLflow" in ans.text[:120], ans.text
+    assert assistant.answer("what is an MLE").text.startswith("An ML Engineer is responsible")
+
+
 def test_a_sentence_that_introduces_a_list_is_quoted_with_it(assistant):
     # The chunker keeps "In most companies, both roles work closely together as part of the same
     # pipeline." and the pipeline's steps in two passages; the sentence alone promises the steps.

@@ -136,9 +136,12 @@ class Composer:
     def _definition_lead(self, question: str, rows) -> list[tuple[int, str]]:
         if not is_definition(question):
             return []
+        asked = self._subject_stems(question)
         for row in rows[:3]:
             p = self.passages[row.passage]
-            if p.section and WHAT_IS_HEADING.match(p.section[0]):
+            # Only the section that defines what the question names: "what's MLflow used for?"
+            # is no question about the ML engineer whose section ranks third.
+            if p.section and WHAT_IS_HEADING.match(p.section[0]) and asked & self._subject_stems(p.section[0]):
                 first = self._opening[p.section[:1]]
                 units = self.retriever.data.units[first]
                 if units and not LIST_ITEM.match(units[0]):
@@ -176,6 +179,10 @@ class Composer:
             first.append(top + 1)  # "At first glance they seem similar. However, … quite different."
         order = first + sorted(i for i in chosen if i not in first)
         return blocks + [(row.passage, units[i]) for i in order]
+
+    def _subject_stems(self, text: str) -> set[str]:
+        """The stems of a text's content words, role names included ("MLE" read as "ML engineer")."""
+        return {self.retriever.stem(w) for w in content_words(expand_abbreviations(text))}
 
     def _stems(self, text: str) -> set[str]:
         """The stems of a text's content words, role names left out."""
