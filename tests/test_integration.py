@@ -392,6 +392,19 @@ def test_a_fragment_is_asked_again_in_context_unless_the_article_lacks_its_words
     assert topic.question.startswith("in a startup tho (") and first in topic.question, topic.question
 
 
+def test_the_step_a_follow_up_asks_about_leads_the_list_a_sentence_introduces(assistant):
+    """The pipeline's steps come with the sentence that introduces them: the step the question is
+    about leads, as it would in a list quoted on its own, and "what happens after that?" goes on
+    from it."""
+    history = []
+    for question in ("how do the two roles work together?", "who does the testing?"):
+        reply = assistant.answer(question, history)
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": reply.text}]
+    assert reply.text.startswith("**The model is tested and validated**"), reply.text[:120]
+    after = assistant.answer("what happens after that?", history)
+    assert "deploys the model into production" in after.text[:120], after.text[:120]
+
+
 def test_what_comes_after_a_step_is_the_next_item_and_a_next_move_walks_on(assistant):
     """A "what happens after X?" question leads with the list item after the one naming X, and
     "and after that?" continues from the point of the last answer, not from its last line."""

@@ -107,7 +107,7 @@ class Composer:
         picked = lead + [b for b in self._blocks(best, vec, MAX_ANSWER_CHARS - _size(lead), focus=focus) if b not in lead]
         listed = self._introduced_list(best.passage)
         if listed is not None and _size(picked) + len(listed[1]) <= MAX_ANSWER_CHARS and listed not in picked:
-            item = _nth_item(listed[1], focus.nth)
+            item = _nth_item(listed[1], focus.nth) or self._item_lead(listed[0], listed[1], vec, focus)
             if item and _size(picked) + len(listed[1]) + len(item) <= MAX_ANSWER_CHARS:
                 picked.insert(0, (listed[0], item))  # the step asked for first, then the sentence and its list
             picked.append(listed)
