@@ -166,7 +166,9 @@ def test_pleasantries_before_a_question_are_dropped():
      # the same words about something else
      ("write me a python function that reverses a string", None), ("is there a course on this?", None),
      ("which company hires the most ML engineers?", None), ("what does the article say about the skills of a DS?", None),
-     ("what is an MLOps engineer job title?", None)],
+     ("what is an MLOps engineer job title?", None),
+     ("i keep seeing 'machine learning engineer' on linkedin job posts, what does that title actually mean", None),
+     ("is ML engineer a senior title?", None), ("what is the title of this job post article?", "title")],
 )
 def test_page_facts(text, kind):
     assert fact_kind(text) == kind

@@ -64,6 +64,11 @@ PATTERNS = {
         r"\b(general|main|overall|basic)\s+(idea|point|gist|message)\s+of\s+" + _PAGE, re.I),
 }
 ORDER = ("author", "date", "title", "source", "about")
+# A title of a job, not of the page: "what does that title mean on linkedin job posts?", "is ML
+# engineer a senior title?". Such a question is about the page's title only if it names the page.
+PAGE_WORD = re.compile(r"\b(article|page|blog|document|guide|write-?up)\b", re.I)
+JOB_TITLE = re.compile(r"\b(jobs?|postings?|posts\s+on|linkedin|resumes?|cvs?|careers?|positions?|roles?|hiring|recruiters?|"
+                       r"companies|employers?|seniority|senior|junior|promoted|promotion)\b", re.I)
 
 
 # The words these patterns are written with, as learners misspell them ("who is the writter of
@@ -97,6 +102,8 @@ def fact_kind(text: str) -> str | None:
     text = _respelled(expand_abbreviations(text))  # "wat topics does this page cover", "autor of the article?"
     for kind in ORDER:
         if PATTERNS[kind].search(text):
+            if kind == "title" and JOB_TITLE.search(text) and not PAGE_WORD.search(text):
+                continue
             return kind
     return None
 
