@@ -283,3 +283,20 @@ def test_a_passage_naming_the_thing_a_question_names_is_marked_and_gains_in_the_
     for p, s in with_bonus.items():
         assert s.dense == without[p].dense
         assert s.fused == pytest.approx(without[p].fused + saved * sql[p])
+
+
+def test_steps_score_only_list_items_another_item_follows(retriever):
+    """Pieces.steps: where the X of "what comes after X?" can stand: a list item with a next one."""
+    r = retriever
+    every = list(range(len(r.passages)))
+    vec = r.embedder.encode_queries([r.normalize("the data scientist builds the model")])[0]
+    steps = r.pieces.steps(every, vec)
+    for p in every:
+        lo, hi = r.data.piece_offsets[p], r.data.piece_offsets[p + 1]
+        units = r.data.piece_unit[lo:hi]
+        followed = [i for i in range(hi - lo - 1) if units[i] == units[i + 1]]
+        if not followed:
+            assert steps[p] == -1.0
+        else:
+            assert steps[p] == pytest.approx(max(float(r.data.piece_vectors[lo + i] @ vec) for i in followed), abs=1e-6)
+    assert (steps > -1).sum() >= 3  # the pipeline, the two roles' responsibilities, ...

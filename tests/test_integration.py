@@ -405,6 +405,14 @@ def test_the_step_a_follow_up_asks_about_leads_the_list_a_sentence_introduces(as
     assert "deploys the model into production" in after.text[:120], after.text[:120]
 
 
+def test_a_question_about_the_next_step_ranks_the_list_that_holds_the_step_it_names(assistant, retriever):
+    # "A Data Scientist focuses on understanding data and building models…" (the conclusion)
+    # talks about building models more closely than the pipeline does; the answer is a next step.
+    question = "what happens after the data scientist builds the model"
+    assert "The model is tested and validated" in retriever.search(question, k=1)[0].text
+    assert assistant.answer(question).text.startswith("**The model is tested and validated**")
+
+
 def test_what_comes_after_a_step_is_the_next_item_and_a_next_move_walks_on(assistant):
     """A "what happens after X?" question leads with the list item after the one naming X, and
     "and after that?" continues from the point of the last answer, not from its last line."""

@@ -2,10 +2,10 @@
 
 import pytest
 
-from rolebot.compose import _cohesive, is_definition, section_label, sequence_anchor
+from rolebot.compose import _cohesive, is_definition, section_label
 from rolebot.conversation import move_of
 from rolebot.facts import fact_kind
-from rolebot.query import Speller, asks_by_place, expand_abbreviations, is_fragment, resolve_follow_up
+from rolebot.query import Speller, asks_by_place, expand_abbreviations, is_fragment, resolve_follow_up, sequence_anchor
 from rolebot.smalltalk import smalltalk_kind, strip_pleasantries
 
 
@@ -287,7 +287,11 @@ def test_points_back(text, expected):
      ("and after it's deployed?", "it's deployed"), ("what comes after deployment", "deployment"),
      # Not a step of a sequence: a question of its own that happens to start with "after".
      ("after starting in DS how do i move to ML engineering", None),
-     ("then what?", None), ("once a model is deployed, who monitors it?", None)],
+     ("then what?", None), ("once a model is deployed, who monitors it?", None),
+     # the question after a comma: the next step, or a question of its own
+     ("once the model is checked, whats next?", "the model is checked"),
+     ("after the model is built, what happens then?", "the model is built"),
+     ("once the model is built, which role deploys it?", None)],
 )
 def test_sequence_anchor(question, anchor):
     assert sequence_anchor(question) == anchor

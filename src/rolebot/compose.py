@@ -12,7 +12,7 @@ import re
 from typing import NamedTuple
 
 from .knowledge import LIST_ITEM, item_after, item_at, list_items
-from .query import ROLE, content_words, expand_abbreviations, ordinal
+from .query import ROLE, content_words, expand_abbreviations, ordinal, sequence_anchor
 from .aspects import ASPECT_WEIGHT
 from .retriever import names_bonus
 
@@ -31,26 +31,6 @@ DEFINITION = re.compile(
     r"who\s+(is|are)|tell\s+me\s+about|what\s+does\s+\S+(\s+\S+)?\s+mean|what\s+(does|do)\s+(an?\s+|the\s+)?[\w\s]{2,40}\s+do\W*$|"
     r"what\s+(is|are)\s+(an?\s+)?[\w\s]{2,40}\s+(role|job)\b)", re.I)
 WHAT_IS_HEADING = re.compile(r"^\s*(what\s+(is|are)|who\s+(is|are))\b", re.I)
-# "What happens after the model is built?", "what's the next step after learning Python?", "and
-# after it's deployed?": the answer is the list item that follows the one the question names.
-AFTER = re.compile(
-    r"^\W*(?:(?:so|and|ok|okay)\W+)?(?:(?:what|which)\b[^?]*?\b(?:comes?|happens?|step|stage|follows?|next)\b[^?]*?"
-    r"|(?:and\s+|so\s+)?(?:right\s+|just\s+)?)\b(?:after|once)\s+(?P<anchor>[^?]{3,120}?)\W*$", re.I)
-# A bare "after X?" (no "what"/"which" before it) asks for the next step only when X is a step,
-# not a question of its own ("after starting in DS how do I move to ML engineering").
-ASKS_WHAT = re.compile(r"^\W*(?:(?:so|and|ok|okay)\W+)?(what|which)\b", re.I)
-QUESTION_WORD = re.compile(r"\b(how|what|which|who|where|when|why|should|can|could|do|does|is|are)\b", re.I)
-
-
-def sequence_anchor(question: str) -> str | None:
-    """The step a "what comes after X?" question names (X), or None."""
-    m = AFTER.match(question)
-    if not m:
-        return None
-    bare = not ASKS_WHAT.match(question)
-    return None if bare and QUESTION_WORD.search(m["anchor"]) else m["anchor"]
-
-
 # The same asked the other way round, as learners type it: "MLE definition", "quick q - data
 # scientist meaning?".
 NAMED_THEN_DEFINED = re.compile(

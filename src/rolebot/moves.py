@@ -6,9 +6,9 @@ quote reads in replies.py.
 
 from __future__ import annotations
 
-from .compose import Composer, sequence_anchor
+from .compose import Composer
 from .conversation import Conversation, Topic
-from .query import content_words
+from .query import content_words, sequence_anchor
 
 GIST_PASSAGES = 5  # where "sum it up" looks beside what the last answer quoted
 STEP_NOUNS = {"step", "steps", "stage", "stages", "phase", "phases", "part", "parts", "one", "thing"}

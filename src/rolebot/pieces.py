@@ -129,6 +129,25 @@ class Pieces:
             self._common[doc] = common
         return common
 
+    def steps(self, passages: list[int], vec) -> np.ndarray:
+        """Each passage's best cosine over the list items another item follows (-1 for a passage
+        without one): where the X of "what comes after X?" can stand."""
+        d = self.data
+        ps = np.asarray(passages, dtype="int64")
+        best = np.full(len(ps), -1.0)
+        if not len(ps):
+            return best
+        lo, hi = d.piece_offsets[ps], d.piece_offsets[ps + 1]
+        lengths = hi - lo
+        rows = _spans(lo, lengths)
+        # A list's items are consecutive pieces of one unit; any other unit is a single piece.
+        following = np.minimum(rows + 1, len(d.piece_unit) - 1)
+        followed = (rows + 1 < np.repeat(hi, lengths)) & (d.piece_unit[following] == d.piece_unit[rows])
+        if followed.any():
+            owner = np.repeat(np.arange(len(ps)), lengths)
+            np.maximum.at(best, owner[followed], d.piece_vectors[rows[followed]] @ vec)
+        return best
+
     def aspects(self, passages: list[int], vec) -> np.ndarray:
         """Each passage's best aspect cosine for a query vector with the names taken out (NaN
         for a passage without aspects). Only the candidates' rows: a product with every
