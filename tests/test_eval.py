@@ -223,3 +223,14 @@ def test_fourth_blind_dev_set_stays_at_its_level(assistant):
     floors = {"hit@1": 0.73, "hit@3": 0.9, "answer_acc": 0.79, "lead": 0.69, "answered": 0.91,
               "abstain_recall": 0.85, "facts": 0.9, "smalltalk": 0.9}
     assert {k: v for k, v in rows.items() if k in floors and v < floors[k]} == {}
+
+
+def test_fifth_blind_dev_set_stays_at_its_level(assistant):
+    """eval/dev-blind-5.jsonl: 150 items written blind in the fourteenth session; dev (failures
+    read after its totals were taken: hit@1 0.800, answer_acc 0.878 on the code of that session's
+    start). Today hit@1 0.819, hit@3 0.924, answer_acc 0.896, lead 0.783, answered 0.991,
+    abstain recall 0.880, facts and small talk 1.0."""
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-blind-5.jsonl"), baselines=False).rows["rolebot"]
+    floors = {"hit@1": 0.78, "hit@3": 0.89, "answer_acc": 0.85, "lead": 0.74, "answered": 0.96,
+              "abstain_recall": 0.84, "facts": 0.9, "smalltalk": 0.9}
+    assert {k: v for k, v in rows.items() if k in floors and v < floors[k]} == {}
