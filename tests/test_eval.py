@@ -195,6 +195,15 @@ def test_small_talk_written_blind_later(assistant):
     assert rows["smalltalk"] >= 0.97 and rows["answered"] >= 0.95
 
 
+def test_small_talk_written_blind_in_the_fourteenth_session(assistant):
+    """eval/dev-smalltalk-3.jsonl: 80 small-talk messages, 16 wrapped questions and 4 wrapped
+    near-domain ones (written "answer"; the article covers none of pay, demand, degrees or
+    work-life balance: relabelled not_found), written blind by a helper who read nothing of the
+    project; a dev set (failures read). First read: 72 of 80 (0.900); 80 of 80 after."""
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-smalltalk-3.jsonl"), baselines=False).rows["rolebot"]
+    assert rows["smalltalk"] >= 0.97 and rows["answered"] >= 0.9 and rows["abstain_recall"] >= 0.75
+
+
 def test_page_facts_written_blind_later(assistant):
     """eval/dev-facts.jsonl: 60 questions about the page and 15 about its content that name the page,
     written blind in the thirteenth session; a dev set (failures read). Before that session's

@@ -126,6 +126,11 @@ def test_speller_fixes_unknown_words_towards_the_corpus():
         ("my bad, wrong window", "sorry"),
         ("is the ML engineer job slow paced?", None), ("wait, what does a data scientist do?", None),
         ("this is not what data scientists do, right?", None), ("let me know what ML engineers do", None),
+        # lost, not unhappy; thanks and smileys in other forms (eval/dev-smalltalk-3.jsonl)
+        ("huh?", "complaint"), ("what?", "complaint"), ("i am not understand", "complaint"),
+        ("you're not making sense", "complaint"), ("that didn't help", "complaint"), ("much obliged", "thanks"),
+        (":)", "ack"), (";-)", "ack"), ("<3", "ack"), ("??", None),
+        ("what do data scientists not understand?", None), ("what is it?", None), ("i don't understand the workflow part", None),
     ],
 )
 def test_smalltalk(text, kind):

@@ -18,7 +18,7 @@ KIND_WORDS = {
     "bye": {"bye", "byee", "byebye", "bbye", "goodbye", "cya", "farewell", "goodnight", "gn", "ciao", "later", "ttyl",
             "gtg", "adios", "tata", "sayonara"},
     "thanks": {"thanks", "thank", "thankyou", "thanx", "thnx", "thnks", "thx", "tnx", "tks", "ty", "tysm", "tq",
-               "cheers", "appreciate", "appreciated", "grateful", "thanku", "thnq",
+               "cheers", "appreciate", "appreciated", "grateful", "thanku", "thnq", "obliged",
                # in the languages learners mix into English
                "gracias", "merci", "danke", "grazie", "obrigado", "obrigada", "salamat", "dhanyavad", "dhanyavaad",
                "shukriya", "asante", "arigato"},
@@ -104,7 +104,14 @@ COMPLAINT = re.compile(r"^((you|u|ur|youre|you're|this|this bot|this chat|it|tha
                        r"a bit |too |totally |completely )*(useless|stupid|dumb|bad|terrible|awful|slow|wrong|broken|confusing|"
                        r"not (helpful|working|good|useful|right|what i asked))|(you|u) (didn'?t|didnt|did not|don'?t|dont|do not) "
                        r"(understand|get|help)( me)?( at all)?|(this|it|that) (doesn'?t|does not|isn'?t|is not) (help|work|working|helping)|"
-                       r"not (helpful|useful|what i asked)|useless|(that'?s|thats|that is) (not )?(wrong|useless|not what i asked))$")
+                       r"not (helpful|useful|what i asked)|useless|(that'?s|thats|that is) (not )?(wrong|useless|not what i asked)|"
+                       # lost rather than unhappy ("huh?", "i am not understand", "that makes no sense"): the
+                       # same reply, ask in other words or start from a suggestion
+                       r"(this|it|that) (didn'?t|didnt|did not) (help|work)|huh+|what+|wut|eh|come again|"
+                       r"(i )?(still )?(don'?t|dont|do not|didn'?t|didnt|did not|am not|not|can'?t|cannot) (understand|understood|"
+                       r"get( (it|that|this|you))?|follow( (you|that))?)|"
+                       r"((you'?re|youre|you are|ur|u r|this is|that'?s|thats|it'?s|its) (not|no) making (any )?sense|"
+                       r"(that|this|it) (makes|made) no sense|makes no sense|no sense))$")
 # The learner asks for a moment ("hold on", "brb", "one sec, let me read that again").
 WAIT = re.compile(r"^(wait|hold on|hang on|one (sec|second|moment|min|minute)|just a (sec|second|moment|min|minute)|brb|"
                   r"be right back|give me a (sec|second|moment|min|minute)|(let me|lemme) (think|read|check|see|look)"
@@ -122,6 +129,8 @@ ADDRESS = {"bro", "mate", "buddy", "dude", "man", "sir", "maam", "ma'am", "frien
            "po", "na", "yaar", "bhai", "ji", "boss", "pal", "fam", "sis", "lah"}
 
 
+# A smiley typed in ASCII (":)", ":-D", ";)", "<3", "xD"): a reply, like an emoji.
+EMOTICON = re.compile(r"^\s*(?:[:;=8x]['\-^o]?[)(\]\[dDpP3/\\|*]+|<3+|\^_?\^|:')\s*$")
 _ELONGATED = re.compile(r"(\w)\1{2,}")
 
 
@@ -150,8 +159,8 @@ def smalltalk_kind(text: str) -> str | None:
     """Which kind of small talk the whole message is ("about" for questions about the bot), or None.
     A message of several clauses ("gotta go now, bye!", "Good afternoon. I hope you are doing
     well.") is small talk when every clause is."""
-    if not any(ch.isalnum() for ch in text):
-        return _symbols_kind(text)
+    if not any(ch.isalnum() for ch in text) or EMOTICON.match(text):
+        return _symbols_kind(text) or ("ack" if EMOTICON.match(text) else None)
     clauses = [c for c in CLAUSE.split(text) if _words(c)]
     if len(clauses) > 1:
         kinds = [_clause_kind(_words(c)) for c in clauses]
