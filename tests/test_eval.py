@@ -28,13 +28,13 @@ FLOORS = {  # eval/questions.jsonl: a dev set (the confidence weights and thresh
 # (README), far under the targets of the quality issue, which are not met yet.
 TEST_FLOORS = {
     "hit@1": 0.67,  # 0.685 today, 0.677 before the twelfth session's answer-type matching
-    "hit@3": 0.87,  # 0.885 today
-    "answer_acc": 0.81,  # 0.824 today and before the twelfth session, 0.817 before the eleventh
-    "lead": 0.73,  # 0.746 today, 0.739 before the twelfth session, 0.718 before the eleventh
-    "answered": 0.94,  # 0.951 today, 0.937 before the eleventh session, 0.915 before the tenth
+    "hit@3": 0.87,  # 0.892 today
+    "answer_acc": 0.81,  # 0.831 today, 0.824 before the thirteenth session, 0.817 before the eleventh
+    "lead": 0.73,  # 0.754 today, 0.746 before the thirteenth session, 0.718 before the eleventh
+    "answered": 0.94,  # 0.958 today, 0.951 before the thirteenth session, 0.915 before the tenth
     "abstain_recall": 0.95,  # 0.968 today, 0.935 before a role the article never names counted as out of scope
     "facts": 0.95,  # 12 of 12 today, 11 before the thirteenth session's page-fact phrasings
-    "abstain_precision": 0.75,  # 0.789 today, 0.769 before the thirteenth session
+    "abstain_precision": 0.75,  # 0.811 today, 0.769 before the thirteenth session
     "smalltalk": 0.9,  # 16 of 17 today, 15 before the thirteenth session, 14 before the small-talk work
     "conversations": 0.61,  # 22 of 34 today, 21 before the thirteenth session, 20 before the twelfth
     "follow_ups": 0.75,  # 0.776 today, 0.755 before the twelfth session, 0.714 before the eleventh
@@ -143,6 +143,13 @@ def test_fresh_conversations_stay_at_their_level(assistant):
     the thirteenth session's start, 0.420 / 0.682 at the twelfth's)."""
     rows = evaluate(assistant, load_set(ROOT / "eval" / "fresh-conversations.jsonl"), baselines=False).rows["rolebot"]
     assert rows["conversations"] >= 0.44 and rows["follow_ups"] >= 0.67
+
+
+def test_second_fresh_conversations_stay_at_their_level(assistant):
+    """eval/fresh-conversations-2.jsonl: 40 conversations written blind late in the fourteenth
+    session and read only as totals: 0.525 / 0.794 today (0.500 / 0.778 at that session's start)."""
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "fresh-conversations-2.jsonl"), baselines=False).rows["rolebot"]
+    assert rows["conversations"] >= 0.47 and rows["follow_ups"] >= 0.75
 
 
 def test_third_blind_dev_set_stays_at_its_level(assistant):
