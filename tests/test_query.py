@@ -25,6 +25,11 @@ from rolebot.smalltalk import smalltalk_kind, strip_pleasantries
         ("docker n kubernetes", "docker and kubernetes"),
         ("R&D", "R&D"),
         ("products", "products"),
+        # chat's "r" for "are", not the language R
+        ("how r ds and mle different", "how are data scientist and ML engineer different"),
+        ("r u a bot", "are u a bot"), ("what tools r used?", "what tools are used?"),
+        ("r vs python which first", "r vs python which first"), ("is R needed", "is R needed"),
+        ("is r needed", "is r needed"), ("python or r?", "python or r?"), ("do i need r", "do i need r"),
     ],
 )
 def test_abbreviations(text, expected):

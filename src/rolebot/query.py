@@ -196,7 +196,18 @@ def is_fragment(text: str) -> bool:
     return not ASKS.match(text) and not names_a_role(text)
 
 
+# Chat's "r" for "are" ("how r ds and mle different", "r u a bot", "what tools r used?"), not the
+# language R ("r vs python", "is R needed?"): a lower-case "r" after a question word or a pronoun,
+# before a word that follows "are", or opening a question.
+CHAT_ARE = re.compile(r"\b(?P<before>(?i:how|what|wht|wat|which|where|who|why|when|they|u|you|we|there|these|those) )r\b(?= )|"
+                      r"(?<!is )(?<!need )(?<!learn )(?<!use )(?<!know )(?<!and )(?<!or )(?<!of )(?<!in )(?<!with )"
+                      r"\br(?= (?i:used|needed|required|important|different|similar|better|harder|easier|both|they|u|you|"
+                      r"the|these|those|there|good|hard|easy|same)\b)|"
+                      r"^r(?= (?!(?i:vs|or|and|for|programming|language|is|studio|code)\b)\w)")
+
+
 def expand_abbreviations(text: str) -> str:
+    text = CHAT_ARE.sub(lambda m: f"{m['before'] or ''}are", text)
     return _ABBREV.sub(lambda m: _EXPANSIONS[m.group(1).lower()], text)
 
 
