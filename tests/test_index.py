@@ -193,15 +193,53 @@ def test_the_saved_bm25_scores_like_bm25s_itself(tiny_kb, fake_embedder):
     folder = index_dir / (index_dir / "CURRENT").read_text().strip() / lexical.FOLDER
     stem = lexical.stemmer()
     saved = lexical.SavedBM25(folder, stem)
-    reference = lexical.InMemoryBM25(lexical.bm25s_module().BM25.load(str(folder)), stem)
+    reference = lexical.bm25s_module().BM25.load(str(folder))
+    in_memory = lexical.SavedBM25.from_bm25s(reference, stem)
+
+    def theirs_of(q):
+        tokens = lexical.tokenize([q], stem, return_ids=False)
+        return reference.get_scores(tokens[0]) if tokens and tokens[0] else None
+
     queries = ["how long does tea keep in a tin", "milk in green tea?", "Green GREEN green teas", "the of and",
                "Ünïcode café naïve tea-pot's C++", "zzzz unknownword", "steeping steeped steeps temperature"]
     for q in queries:
-        ours, theirs = saved.scores(q), reference.scores(q)
+        ours, theirs = saved.scores(q), theirs_of(q)
+        assert (ours is None) == (in_memory.scores(q) is None), q
+        if ours is not None:
+            assert np.allclose(ours, in_memory.scores(q), atol=1e-6), q
         assert (ours is None) == (theirs is None), q
         if ours is not None:
             assert np.allclose(ours, theirs, atol=1e-6), q
     assert saved.scores("green tea").max() > 0
+
+
+def test_bm25_weighs_a_query_word_by_how_common_it_is_in_english(tiny_kb, fake_embedder):
+    """A common word's part of the score shrinks (the frame "need to know" must not outweigh
+    the thing asked about); a rare one, or one the vocabulary lacks, counts in full."""
+    import numpy as np
+
+    from rolebot import lexical
+
+    # A word-piece vocabulary in the BERT order: special pieces, single characters, then whole
+    # words by frequency from "the".
+    pieces = {"[PAD]": 0, "a": 1, "b": 2, "the": 3} | {f"w{i}": 3 + i for i in range(1, 20_000)}
+    pieces |= {"green": 3 + 50, "tea": 3 + 1_000, "tin": 3 + 15_000}
+    weigh = lexical.background_weight(pieces)
+    assert weigh("green") == lexical.COMMON_FLOOR  # among the commonest hundred
+    assert lexical.COMMON_FLOOR < weigh("tea") < 1.0
+    assert weigh("tin") == 1.0 and weigh("oolong") == 1.0 and weigh("a") == 1.0
+    assert lexical.background_weight({"[PAD]": 0, "hello": 1}) is None  # not a BERT-style list
+
+    knowledge, index_dir = tiny_kb
+    index.build(knowledge, index_dir, fake_embedder)
+    folder = index_dir / (index_dir / "CURRENT").read_text().strip() / lexical.FOLDER
+    plain = lexical.SavedBM25(folder, lexical.stemmer())
+    weighted = lexical.SavedBM25(folder, lexical.stemmer(), weigh)
+    assert plain.scores("green").max() > 0 and plain.scores("tin").max() > 0
+    assert np.allclose(weighted.scores("green"), plain.scores("green") * lexical.COMMON_FLOOR, atol=1e-6)
+    assert np.allclose(weighted.scores("tin"), plain.scores("tin"), atol=1e-6)
+    both = weighted.scores("green tin")
+    assert np.allclose(both, weighted.scores("green") + weighted.scores("tin"), atol=1e-6)
 
 
 @pytest.mark.parametrize("damage", ["older build", "unreadable"])

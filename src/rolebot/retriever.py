@@ -73,8 +73,9 @@ class Retriever:
         self.manifest = data.manifest
         self.notices = notices or []  # what load() did on its own (e.g. rebuilt a stale index)
         self._stem = lexical.stemmer()
-        self._bm25, vocab = lexical.load(data.path, self.manifest, self.passages, self._stem)
         tokens = embedder.vocabulary() if hasattr(embedder, "vocabulary") else {}
+        weigh = lexical.background_weight(tokens)
+        self._bm25, vocab = lexical.load(data.path, self.manifest, self.passages, self._stem, weigh)
         known = {w for w in tokens if w.isalpha()}
         self.speller = Speller(vocab, known)
         self.vocabulary = vocab
