@@ -192,9 +192,9 @@ def test_the_saved_bm25_scores_like_bm25s_itself(tiny_kb, fake_embedder):
     index.build(knowledge, index_dir, fake_embedder)
     folder = index_dir / (index_dir / "CURRENT").read_text().strip() / lexical.FOLDER
     stem = lexical.stemmer()
-    saved = lexical.SavedBM25(folder, stem)
+    saved = lexical.NumpyBM25.read(folder, stem)
     reference = lexical.bm25s_module().BM25.load(str(folder))
-    in_memory = lexical.SavedBM25.from_bm25s(reference, stem)
+    in_memory = lexical.NumpyBM25.of(reference, stem)
 
     def theirs_of(q):
         tokens = lexical.tokenize([q], stem, return_ids=False)
@@ -233,8 +233,8 @@ def test_bm25_weighs_a_query_word_by_how_common_it_is_in_english(tiny_kb, fake_e
     knowledge, index_dir = tiny_kb
     index.build(knowledge, index_dir, fake_embedder)
     folder = index_dir / (index_dir / "CURRENT").read_text().strip() / lexical.FOLDER
-    plain = lexical.SavedBM25(folder, lexical.stemmer())
-    weighted = lexical.SavedBM25(folder, lexical.stemmer(), weigh)
+    plain = lexical.NumpyBM25.read(folder, lexical.stemmer())
+    weighted = lexical.NumpyBM25.read(folder, lexical.stemmer(), weigh)
     assert plain.scores("green").max() > 0 and plain.scores("tin").max() > 0
     assert np.allclose(weighted.scores("green"), plain.scores("green") * lexical.COMMON_FLOOR, atol=1e-6)
     assert np.allclose(weighted.scores("tin"), plain.scores("tin"), atol=1e-6)

@@ -6,7 +6,7 @@ the speller's vocabulary) and bm25/stopwords.json (the stopwords the index was b
 manifest's "lexical" entry names LEXICAL_VERSION; a build without it (older rolebot) or with
 another version is indexed again in memory at load.
 
-bm25s builds the index; serving reads it with numpy alone (SavedBM25): importing bm25s pulls
+bm25s builds the index; serving reads it with numpy alone (NumpyBM25): importing bm25s pulls
 in scipy, ~0.3 s and ~25 MB of a server's start, for a lookup that is a few lines of numpy.
 """
 
@@ -50,6 +50,10 @@ def stemmer():
     return Stemmer.Stemmer("english")
 
 
+def _stopwords() -> list[str]:
+    return list(bm25s_module().tokenization._infer_stopwords("en"))
+
+
 def tokenize(texts: list[str], stem, return_ids: bool = True):
     return bm25s_module().tokenize(texts, stopwords="en", stemmer=stem, show_progress=False, return_ids=return_ids)
 
@@ -91,37 +95,34 @@ def background_weight(pieces: dict[str, int]):
     return weigh
 
 
-class SavedBM25:
-    """A BM25 index scored with numpy only: bm25s's saved files (read), or its index in memory
-    (from_bm25s). Unweighted, the same tokens and scores as bm25s's own get_scores
-    (tests/test_index.py compares the two); `weigh` scales each query word's part."""
+class NumpyBM25:
+    """A BM25 index scored with numpy only: bm25s's saved files (read, so serving imports
+    neither bm25s nor scipy) or its index in memory (of). Unweighted, the same tokens and
+    scores as bm25s's own get_scores (tests/test_index.py compares the two); `weigh` scales
+    each query word's part."""
 
-    def __init__(self, path: Path | None, stem, weigh=None):
+    def __init__(self, vocab: dict[str, int], data, indices, indptr, num_docs: int, stopwords, stem, weigh=None):
+        self.vocab, self.data, self.indices, self.indptr = vocab, data, indices, indptr
+        self.num_docs, self.stopwords = num_docs, frozenset(stopwords)
         self.stem, self.weigh = stem, weigh
-        if path is None:
-            return
+        if not 0 < len(self.indptr) <= len(self.vocab) + 1 or self.indptr[-1] != len(self.data):
+            raise ValueError("the saved BM25 index and its vocabulary disagree")
+
+    @classmethod
+    def read(cls, path: Path, stem, weigh=None) -> "NumpyBM25":
         params = json.loads((path / "params.index.json").read_text(encoding="utf-8"))
         if params.get("method") not in ("lucene", "robertson", "atire"):  # no non-occurrence term
             raise ValueError(f"unsupported BM25 variant {params.get('method')!r}")
-        self._set(json.loads((path / "vocab.index.json").read_text(encoding="utf-8")),
-                  np.load(path / "data.csc.index.npy"), np.load(path / "indices.csc.index.npy"),
-                  np.load(path / "indptr.csc.index.npy"), int(params["num_docs"]),
-                  json.loads((path / STOPWORDS_FILE).read_text(encoding="utf-8")))
+        return cls(json.loads((path / "vocab.index.json").read_text(encoding="utf-8")),
+                   np.load(path / "data.csc.index.npy"), np.load(path / "indices.csc.index.npy"),
+                   np.load(path / "indptr.csc.index.npy"), int(params["num_docs"]),
+                   json.loads((path / STOPWORDS_FILE).read_text(encoding="utf-8")), stem, weigh)
 
     @classmethod
-    def from_bm25s(cls, bm25, stem, weigh=None) -> "SavedBM25":
-        out = cls(None, stem, weigh)
-        matrix = bm25.scores
-        out._set(bm25.vocab_dict, np.asarray(matrix["data"]), np.asarray(matrix["indices"]),
-                 np.asarray(matrix["indptr"]), int(matrix["num_docs"]), bm25s_module().tokenization._infer_stopwords("en"))
-        return out
-
-    def _set(self, vocab, data, indices, indptr, num_docs, stopwords) -> None:
-        self.vocab: dict[str, int] = vocab
-        self.data, self.indices, self.indptr, self.num_docs = data, indices, indptr, num_docs
-        self.stopwords = frozenset(stopwords)
-        if not 0 < len(self.indptr) <= len(self.vocab) + 1 or self.indptr[-1] != len(self.data):
-            raise ValueError("the saved BM25 index and its vocabulary disagree")
+    def of(cls, bm25, stem, weigh=None) -> "NumpyBM25":
+        m = bm25.scores
+        return cls(bm25.vocab_dict, np.asarray(m["data"]), np.asarray(m["indices"]), np.asarray(m["indptr"]),
+                   int(m["num_docs"]), _stopwords(), stem, weigh)
 
     def scores(self, query: str) -> np.ndarray | None:
         """BM25 score of every passage for the query; None when it has no word to look up."""
@@ -154,17 +155,16 @@ def save(passages: list[Passage], folder: Path) -> dict:
     bm25, vocab = build(passages, stemmer())
     bm25.save(str(folder / FOLDER), show_progress=False)
     (folder / FOLDER / WORDS_FILE).write_text(json.dumps(sorted(vocab), ensure_ascii=False))
-    stopwords = sorted(bm25s_module().tokenization._infer_stopwords("en"))
-    (folder / FOLDER / STOPWORDS_FILE).write_text(json.dumps(stopwords, ensure_ascii=False))
+    (folder / FOLDER / STOPWORDS_FILE).write_text(json.dumps(sorted(_stopwords()), ensure_ascii=False))
     return {"version": LEXICAL_VERSION, "folder": FOLDER}
 
 
-def load(folder: Path, manifest: dict, passages: list[Passage], stem, weigh=None) -> tuple[SavedBM25, set[str]]:
+def load(folder: Path, manifest: dict, passages: list[Passage], stem, weigh=None) -> tuple[NumpyBM25, set[str]]:
     """The saved index of a build folder, or (old or unreadable build) one made now in memory;
     `weigh` (background_weight) scales query words by their commonness."""
     if (manifest.get("lexical") or {}).get("version") == LEXICAL_VERSION:
         try:
-            bm25 = SavedBM25(folder / FOLDER, stem, weigh)
+            bm25 = NumpyBM25.read(folder / FOLDER, stem, weigh)
             vocab = set(json.loads((folder / FOLDER / WORDS_FILE).read_text(encoding="utf-8")))
             if bm25.num_docs == len(passages):
                 return bm25, vocab
@@ -174,4 +174,4 @@ def load(folder: Path, manifest: dict, passages: list[Passage], stem, weigh=None
     else:
         log.info("%s has no saved BM25 index (built by an older rolebot): indexing the passages in memory", folder.name)
     bm25, vocab = build(passages, stem)
-    return SavedBM25.from_bm25s(bm25, stem, weigh), vocab
+    return NumpyBM25.of(bm25, stem, weigh), vocab
