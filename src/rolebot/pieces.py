@@ -11,13 +11,12 @@ import re
 import numpy as np
 
 from . import index as index_mod
-from .knowledge import by_document
+from .knowledge import LIST_ITEM, by_document
 
 # A name is a word the knowledge writes only capitalised ("Tableau", "SageMaker", "SQL") where no
 # sentence or list item starts, and no word of a title (a title names the subject, not an answer).
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-/+][A-Za-z0-9]+)*")
 OPENS = re.compile(r"(?:^|[:.!?]\s+)$")
-LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 LOWER_WORD = re.compile(r"\b[a-z][a-z0-9]*(?:[-/+][a-z0-9]+)*\b")
 
 
@@ -106,7 +105,7 @@ class Pieces:
             named: set[str] = set()
             for i in self._of_doc[doc]:
                 for line in self.data.passages[i].text.split("\n"):
-                    line = LIST_MARK.sub("", line)
+                    line = LIST_ITEM.sub("", line)
                     for m in NAME.finditer(line):
                         low = m.group(0).lower()
                         if m.group(0).islower() or low in common or low.rstrip("s") in common:

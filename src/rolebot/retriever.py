@@ -40,9 +40,8 @@ TEMPLATE_HANDICAP = 0.12
 NAMES_BONUS = 0.1
 # What a passage gains in the ranking (not the confidence) for naming the thing a question names
 # ("do data scientists need to know SQL?": the skills list names SQL; the FAQ asking "Do ML
-# Engineers need to know statistics…?" matches only the question's form, and still wins here by
-# a little); shared among the names when it names several. Chosen on the dev sets (README,
-# "Answer quality").
+# Engineers need to know statistics…?" matches only the question's form); shared among the
+# names when it names several. Chosen on the dev sets (README, "Answer quality").
 MENTION_BONUS = 0.05
 # For "what comes after X?" (query.sequence_anchor), what a passage gains per unit of cosine
 # between X and its best list item that another item follows: the answer is the next step of a
