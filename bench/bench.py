@@ -35,10 +35,11 @@ import quality  # noqa: E402
 import render  # noqa: E402
 import serverctl  # noqa: E402
 from scale import run_scale  # noqa: E402
-from serverctl import Server  # noqa: E402
+from serverctl import FloorServer, Server  # noqa: E402
 
 FULL_SIZES, QUICK_SIZES = [1_000, 100_000], [40, 120]
 SECTIONS: dict = {}
+FLOOR = "gradio-floor"  # the load test's no-op chat, bench/floorchat.py
 QUICK = False  # --quick: no waiting for a quieter machine
 
 
@@ -202,21 +203,28 @@ def load_section(work: Path, knowledge: Path, idx: Path, pool: list[str], users:
     per backend; with `running`, that one server serves every run (--quick)."""
     runs = []
     for mix in ("api", "mixed"):
-        for backend in backends:
-            server = running or Server(work, knowledge, idx, backend)
+        # The mixed load also runs against a chat that answers nothing (FLOOR): Gradio's own cost.
+        for backend in backends + [FLOOR] * (mix == "mixed"):
+            server = (FloorServer(work, knowledge, idx) if backend == FLOOR else running
+                      or Server(work, knowledge, idx, backend))
             server.wait_first_answer()
             server.wait_chat()  # gradio_client gives up on a chat still starting after 5 s
+            cpu = server.cpu_seconds()
             raw = serverctl.load_test(server.base, pool, users, seconds, gradio=mix == "mixed")
-            rss = server.memory()
+            rss, cpu = server.memory(), server.cpu_seconds() - cpu
             if server is not running:
                 server.stop()
             runs.append({"mix": mix, "backend": backend, "by_kind": summarise(raw), "rss_after_mb": rss,
-                         "elapsed": raw["elapsed"], "unfinished_users": raw["unfinished_users"]})
+                         "elapsed": raw["elapsed"], "unfinished_users": raw["unfinished_users"],
+                         "server_cpu_s": round(cpu, 1), "load_generator_cpu_s": raw["load_generator_cpu_s"]})
     return {"users": users, "seconds": seconds, "runs": runs,
             "note": f"{users} closed-loop users, no think time, {seconds} s per run, a fresh `rolebot --backend B serve` per "
                     f"run. 'api': every user POSTs /api/ask (httpx); 'mixed': {users - users // 2} of them chat through "
                     "gradio_client `predict(q, api_name='/chat')` instead. Half the questions never seen before (uncached). "
-                    "The rate limit is off (every user is 127.0.0.1). The load generator shares the 2 cores with the server."}
+                    "The rate limit is off (every user is 127.0.0.1). The load generator shares the 2 cores with the server: "
+                    "its CPU seconds and the server's are recorded per run. The mixed load runs a third time against "
+                    f"'{FLOOR}' (bench/floorchat.py): a Gradio chat that returns its input, with rolebot's queue settings, "
+                    "beside a POST /api/ask that returns a fixed reply — the floor the chat's figures are read against."}
 
 
 # -- targets and main ----------------------------------------------------------------------
@@ -238,6 +246,15 @@ def load_targets(r: dict, backend: str) -> list[dict]:
         out += [target(f"{label}: p95 (ms)", me["p95"], ref and ref["p95"], "torch p95 beside", "≤ 250 ms",
                        me["p95"] is not None and me["p95"] <= 250),
                 target(f"{label}: errors", me["errors"], ref and ref["errors"], "torch errors beside", "0", me["errors"] == 0)]
+        floor = next((x for x in r["load"]["runs"] if x["mix"] == mix and x["backend"] == FLOOR), None)
+        if floor is not None and floor["by_kind"]["all"]["throughput"] and floor["by_kind"]["all"]["p95"]:
+            f = floor["by_kind"]["all"]
+            cores = floor["load_generator_cpu_s"] / floor["elapsed"]
+            out += [target(f"{label}, a chat that answers nothing: answers/s", f["throughput"], None,
+                           f"rolebot {me['throughput'] / f['throughput']:.2f}× of it", "(reported: Gradio's floor)", None),
+                    target(f"{label}, a chat that answers nothing: p95 (ms)", f["p95"], None,
+                           f"rolebot {me['p95'] / f['p95']:.2f}× of it; load generator {cores:.1f} cores",
+                           "(reported: Gradio's floor)", None)]
     return out
 
 

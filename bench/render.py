@@ -89,10 +89,11 @@ def markdown(r: dict) -> str:
     for run in r["load"]["runs"]:
         for kind, s in run["by_kind"].items():
             kinds = ", ".join(f"{k}: {v}" for k, v in s.get("error_kinds", {}).items())
+            cpu = [f"{run[k] / run['elapsed']:.2f}" if kind == "all" and k in run else "" for k in ("server_cpu_s", "load_generator_cpu_s")]
             rows.append([run["mix"], run["backend"], kind, s["n"], s["throughput"], s["p50"], s["p95"], s["p99"],
-                         f"{s['errors']}{f' ({kinds})' if kinds else ''}", run["rss_after_mb"].get("VmRSS")])
+                         f"{s['errors']}{f' ({kinds})' if kinds else ''}", run["rss_after_mb"].get("VmRSS"), *cpu])
     lines += _table(["mix", "backend", "endpoint", "ok requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors",
-                     "server RSS after (MB)"], rows)
+                     "server RSS after (MB)", "server cores", "load generator cores"], rows)
     lines += [r["load"]["note"], ""]
 
     mem = r["memory"]

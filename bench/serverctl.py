@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import random
+import resource
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -28,13 +31,16 @@ class Server:
     def __init__(self, work: Path, knowledge: Path, index: Path, backend: str | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        cmd = [str(BIN / "rolebot"), *(["--backend", backend] if backend else []), "serve", "--port", str(self.port)]
+        cmd = self.command(backend)
         # Every request comes from 127.0.0.1, so the per-client rate limit is turned off.
         env = offline_env(ROLEBOT_DB=work / f"feedback-{self.port}.sqlite3", ROLEBOT_INDEX=index, ROLEBOT_RATE_LIMIT="off",
                           ROLEBOT_KNOWLEDGE=knowledge)
         self.log = open(work / f"server-{self.port}.log", "w")
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=work)
+
+    def command(self, backend: str | None) -> list[str]:
+        return [str(BIN / "rolebot"), *(["--backend", backend] if backend else []), "serve", "--port", str(self.port)]
 
     def wait_first_answer(self, timeout: float = 300) -> float:
         """Seconds from launch to the first successful /api/ask."""
@@ -59,9 +65,21 @@ class Server:
     def memory(self) -> dict:
         return proc_status(self.proc.pid)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU the server process has used so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         stop_process(self.proc)
         self.log.close()
+
+
+class FloorServer(Server):
+    """bench/floorchat.py: Gradio and uvicorn with nothing to answer, served like rolebot's chat."""
+
+    def command(self, backend: str | None) -> list[str]:
+        return [sys.executable, str(Path(__file__).with_name("floorchat.py")), str(self.port)]
 
 
 def stop_process(proc: subprocess.Popen) -> None:
@@ -130,6 +148,7 @@ def load_test(base: str, pool: list[str], users: int, seconds: float, gradio: bo
                if gradio and u % 2 else httpx.Client(timeout=120) for u in range(users)]
     go = threading.Event()
     deadline = [0.0]
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
 
     def user(u: int) -> None:
         rng, client = random.Random(u), clients[u]
@@ -158,7 +177,10 @@ def load_test(base: str, pool: list[str], users: int, seconds: float, gradio: bo
     for th in threads:
         th.join(seconds + 180)
     elapsed = time.perf_counter() - t0
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     for c in clients:
         c.close()
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     return {"users": users, "seconds": seconds, "elapsed": round(elapsed, 1), "records": records,
+            "load_generator_cpu_s": round(cpu, 1),
             "unfinished_users": sum(th.is_alive() for th in threads)}

@@ -37,7 +37,11 @@ def test_bench_quick_writes_results(tmp_path):
         assert 0.0 <= s["recall_at_10"] <= 1.0
     assert sizes[0]["rebuild_one"]["only_that_document"]
     assert {"bare_encode_texts_per_s", "build_vs_bare_throughput"} <= set(sizes[0])
-    assert [(x["mix"], set(x["by_kind"])) for x in r["load"]["runs"]] == [("api", {"api", "all"}), ("mixed", {"api", "gradio", "all"})]
+    assert [(x["mix"], set(x["by_kind"])) for x in r["load"]["runs"]] == [
+        ("api", {"api", "all"}), ("mixed", {"api", "gradio", "all"}), ("mixed", {"api", "gradio", "all"})]
+    floor = r["load"]["runs"][-1]  # the no-op Gradio chat, bench/floorchat.py
+    assert floor["backend"] == "gradio-floor" and floor["by_kind"]["gradio"]["errors"] == 0
+    assert floor["by_kind"]["gradio"]["n"] > 0 and floor["load_generator_cpu_s"] > 0 and floor["server_cpu_s"] > 0
     assert {"throughput", "p50", "p95", "p99", "errors"} <= set(r["load"]["runs"][1]["by_kind"]["all"])
     assert {"rss_start_mb", "rss_end_mb", "growth_mb", "last_half_growth_mb"} <= set(r["memory"])
     assert set(r["quality"]["dev"]["backends"]) == {r["machine"]["backend"]}

@@ -59,6 +59,10 @@ DEFAULT_ASK_TIMEOUT = 10.0
 # micro-batcher, so more waiting threads make bigger, cheaper batches: 50 closed-loop users on
 # 2 cores, 15 s each, gave 120 / 128 / 138 answers/s and p95 1019 / 783 / 713 ms with 4 / 8 / 16.
 ANSWER_WORKERS = 8
+# Chat events Gradio's queue runs at once. Eight were measured in the tenth session: they took
+# more from /api/ask than they gave the chat. The bench's no-op chat (bench/floorchat.py) runs
+# with the same limit, so the chat's figures are read against what Gradio alone allows.
+CHAT_CONCURRENCY = 2
 MAX_HISTORY = 1000  # turns accepted over HTTP; only the last config.MAX_HISTORY_TURNS are read
 
 
@@ -289,7 +293,7 @@ def create_app(
         from .app import CSS, JS, build_demo
 
         demo = build_demo(live, feedback, run=run_chat)
-        demo.queue(default_concurrency_limit=2, max_size=queue_size)
+        demo.queue(default_concurrency_limit=CHAT_CONCURRENCY, max_size=queue_size)
         chat = demo.rolebot_chat
         # ChatInterface wraps respond (functools.wraps), so look through __wrapped__ as well.
         fns = {i for i, f in demo.fns.items()
