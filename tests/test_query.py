@@ -400,7 +400,8 @@ def test_a_piece_names_something_when_the_knowledge_writes_the_word_only_capital
              "Python or R for analysis",  # a name where the item starts still leaves "R"
              "Like working with Data Scientists",  # a title's words name the subject, not an answer
              "Both use cloud platforms. However, Cloud work differs."]  # "cloud" is written in lower case too
-    data = SimpleNamespace(passages=[P(texts=texts, text=" ".join(texts), title="ML Engineer vs Data Scientist", doc="a")])
+    data = SimpleNamespace(passages=[P(texts=texts, text=" ".join(texts), title="ML Engineer vs Data Scientist", doc="a")],
+                           manifest={})
     assert Pieces(data).named(0).tolist() == [0.0, 1.0, 1.0, 0.0, 0.0]
 
 

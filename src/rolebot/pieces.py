@@ -12,6 +12,7 @@ import numpy as np
 
 from . import index as index_mod
 from .knowledge import LIST_ITEM, by_document
+from .promotion import Promotion
 
 # A name is a word the knowledge writes only capitalised ("Tableau", "SageMaker", "SQL") where no
 # sentence or list item starts, and no word of a title (a title names the subject, not an answer).
@@ -30,6 +31,7 @@ class Pieces:
         self._common: dict[str, set[str]] = {}  # per document: the words it writes in lower case
         self._of_doc: dict[str, list[int]] | None = None
         self._names_in: dict[str, dict[str, set[int]]] = {}  # per document: name -> passages naming it
+        self.promotion = Promotion(data.passages, data.manifest.get("documents", []), self._common_words)
 
     def units(self, passages: list[int], vec, names: float = 0.0) -> tuple[list[tuple], np.ndarray, np.ndarray]:
         """For each passage, the cosine of each answer unit: the best of its pieces (a list
@@ -58,6 +60,9 @@ class Pieces:
         np.maximum.at(top, owner, sims)
         if names:
             sims = sims + names * np.concatenate([self.named(int(p)) for p in ps])
+        handicap = self.promotion.handicap(passages, lengths)
+        if handicap is not None:  # the evidence (top) keeps the full cosine: only the ranking is handicapped
+            sims = sims - handicap
         ranked = np.full(len(ps), -1.0)
         np.maximum.at(ranked, owner, sims)
         best = np.full(int(base[-1]), -1.0)

@@ -217,7 +217,7 @@ class Retriever:
         d = np.maximum(dense, best_unit)
         fused = np.maximum(ranked, ranked_unit) + LEXICAL_WEIGHT * (lex / top_lex if top_lex > 0 else 0.0)
         fused = fused + self.aspects.score(candidates, avec, d)
-        fused = fused + self._answer_type(query, candidates.tolist())
+        fused = fused + self._answer_type(query, candidates.tolist()) - self.pieces.promotion.whole(candidates.tolist())
         order = np.lexsort((-d, -fused))  # by fused, then dense, best first
         return [Scored(int(candidates[i]), float(fused[i]), float(d[i]), float(lex[i]), units[i]) for i in order]
 
@@ -239,7 +239,7 @@ class Retriever:
             out.append(Scored(p, rank + LEXICAL_WEIGHT * (lex / top_lex if top_lex > 0 else 0.0), d, lex, units))
         avec = self.aspects.vectors([query], np.asarray(vec)[None])[0]
         extra = self.aspects.score(chosen, avec, np.array([s.dense for s in out]))
-        extra = extra + self._answer_type(query, chosen)
+        extra = extra + self._answer_type(query, chosen) - self.pieces.promotion.whole(chosen)
         out = [replace(s, fused=s.fused + float(x)) for s, x in zip(out, extra)]
         out.sort(key=lambda s: (s.fused, s.dense), reverse=True)
         return out
