@@ -93,7 +93,9 @@ class Composer:
             picked.append(listed)
         room = MAX_ANSWER_CHARS - _size(picked)
         for second in rows[1:2]:
-            if second.fused >= best.fused - SECOND_PASSAGE_MARGIN and room > 80 and second.passage not in {p for p, _ in picked}:
+            # A passage that only advertises the publisher (promotion.py) is quoted when it is the best, never beside it.
+            if (second.fused >= best.fused - SECOND_PASSAGE_MARGIN and room > 80 and second.passage not in {p for p, _ in picked}
+                    and not self.retriever.pieces.promotion.whole([second.passage])[0]):
                 picked += self._blocks(second, vec, room, best_only=True)
         return picked
 
