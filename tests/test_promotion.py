@@ -47,6 +47,7 @@ def test_the_articles_plugs_answer_a_question_about_courses_and_lead_no_other(as
                        "ml-engineer-vs-data-scientist/similarities-between-ml-engineer-and-data-scientist/3"}
     asked = assistant.answer("does the page recommend any python course?")
     assert asked.kind == "answer" and "Data Science with Python Course" in asked.text[:200]
-    for question in ("where should a complete newbie start, DS or MLE?", "Why do people often confuse the two roles?"):
+    for question in ("where should a complete newbie start, DS or MLE?", "Why do people often confuse the two roles?",
+                     "where do I start?"):  # the plug was once quoted beside the Conclusion's advice
         answer = assistant.answer(question)
-        assert answer.kind == "answer" and "upGrad" not in answer.text[:200], (question, answer.text[:200])
+        assert answer.kind == "answer" and "upGrad" not in answer.text, (question, answer.text)
