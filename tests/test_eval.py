@@ -225,6 +225,16 @@ def test_small_talk_written_blind_in_the_fourteenth_session(assistant):
     assert rows["smalltalk"] >= 0.97 and rows["answered"] >= 0.9 and rows["abstain_recall"] >= 0.75
 
 
+def test_reactions_written_blind_in_the_seventeenth_session(assistant):
+    """eval/dev-smalltalk-4.jsonl: 120 small-talk messages (44 of them reactions to an answer or
+    feelings about learning: "my head is spinning", "yeah that tracks"), 30 wrapped questions and 20
+    out-of-scope messages, written blind by a helper who read only the article's headings; a dev set
+    (failures read). First read: small talk 66 of 120 (0.550), answered 0.967, abstain recall 0.900;
+    0.875 after remarks were told from questions."""
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-smalltalk-4.jsonl"), baselines=False).rows["rolebot"]
+    assert rows["smalltalk"] >= 0.85 and rows["answered"] >= 0.93 and rows["abstain_recall"] >= 0.85
+
+
 def test_page_facts_written_blind_later(assistant):
     """eval/dev-facts.jsonl: 60 questions about the page and 15 about its content that name the page,
     written blind in the thirteenth session; a dev set (failures read). Before that session's

@@ -295,6 +295,18 @@ def test_smalltalk_has_no_citations(assistant, text):
     assert ans.kind == "smalltalk" and ans.citations == []
 
 
+def test_a_remark_is_not_refused(assistant):
+    """A reaction the article has no answer for gets small talk with topics to go on from, not
+    "the article doesn't cover that"; a statement about an uncovered topic is still refused."""
+    history = [{"role": "user", "content": "what skills does an ML engineer need?"},
+               {"role": "assistant", "content": assistant.answer("what skills does an ML engineer need?").text}]
+    for said in (None, history):
+        ans = assistant.answer("wow that's a lot to learn haha", said)
+        assert ans.kind == "smalltalk" and ans.citations == [] and "doesn't cover" not in ans.text
+        assert ans.suggestions and all(s.endswith("?") for s in ans.suggestions)
+    assert assistant.answer("salary of data scientists in india").kind == "not_found"
+
+
 def test_follow_up_uses_the_history(assistant):
     history = [
         {"role": "user", "content": "What tools do ML engineers use?"},

@@ -6,7 +6,7 @@ from rolebot.compose import _cohesive, is_definition, section_label
 from rolebot.conversation import move_of
 from rolebot.facts import fact_kind
 from rolebot.query import Speller, asks_by_place, expand_abbreviations, is_fragment, resolve_follow_up, sequence_anchor
-from rolebot.smalltalk import smalltalk_kind, strip_pleasantries
+from rolebot.smalltalk import remark_kind, smalltalk_kind, strip_pleasantries
 
 
 @pytest.mark.parametrize(
@@ -136,10 +136,30 @@ def test_speller_fixes_unknown_words_towards_the_corpus():
         ("you're not making sense", "complaint"), ("that didn't help", "complaint"), ("much obliged", "thanks"),
         (":)", "ack"), (";-)", "ack"), ("<3", "ack"), ("??", None),
         ("what do data scientists not understand?", None), ("what is it?", None), ("i don't understand the workflow part", None),
+        # learners' "ok", greetings before "whats up", blessings and a pause asked twice (eval/dev-smalltalk-4.jsonl)
+        ("heyy whats up", "greeting"), ("whats your name", "about"), ("bad bot", "complaint"), ("true true", "ack"),
+        ("sige po, noted", "ack"), ("Thanks oh, God bless you", "thanks"), ("hold on lemme think", "wait"),
+        ("is this a real person typing", "about"), ("hey what is ML", None), ("hello data scientist", None),
+        ("good bot", "thanks"), ("bad at coding, which role?", None),
     ],
 )
 def test_smalltalk(text, kind):
     assert smalltalk_kind(text) == kind
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [("wow that's a lot to learn haha", "remark"), ("my head is spinning 😵", "remark"), ("yeah that tracks", "remark"),
+     ("hmm ok not what i expected", "remark"), ("i'm nervous about switching careers tbh", "remark"),
+     ("gotta go, my class is starting", "bye"),  # a goodbye with its reason
+     ("i enjoy math, is data science good for me", None),  # a clause opened by "is" asks
+     ("i want to know what a data scientist does", None), ("that makes me wonder which one pays more", None),
+     ("salary of data scientists in india", None),  # a topic, not a remark: "the article doesn't cover that"
+     ("it's ML or DS for me", None), ("tell me more", None), ("is that right?", None),
+     ("data scientists do dashboards right", None), ("so they connected or totally separate things", None)],
+)
+def test_remarks(text, kind):
+    assert remark_kind(text) == kind
 
 
 def test_pleasantries_before_a_question_are_dropped():

@@ -6,6 +6,7 @@ Which blocks to quote is compose.py's job; whether to answer at all is the assis
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from .compose import MAX_ANSWER_CHARS, join, section_label, topic_question, with_marker
 from .records import Answer, Hit
@@ -24,6 +25,7 @@ SMALLTALK_REPLIES = {
     "complaint": "Sorry that didn't help. I can only answer from the article **{title}**: try asking in other words, "
     "or start from one of the questions below.",
     "wait": "Take your time: I'm here when you're ready.",
+    "remark": "I hear you! I answer questions about **{title}**: ask me one whenever you like, or pick a topic below.",
 }
 # Small talk that invites a first question offers a few to start from.
 OFFERS_STARTERS = {"greeting", "about", "empty", "ack", "sorry", "complaint"}
@@ -43,6 +45,12 @@ class Replies:
     def smalltalk(self, kind: str) -> Answer:
         return Answer(text=SMALLTALK_REPLIES[kind].format(title=self.title), kind="smalltalk",
                       suggestions=self.starters if kind in OFFERS_STARTERS else [], confidence=1.0)
+
+    def remark(self, rows: list[Scored]) -> Answer:
+        """A remark the article has no answer for ("my head is spinning"): small talk, with the
+        topics nearest to what was said to go on from."""
+        reply = self.smalltalk("remark")
+        return replace(reply, suggestions=self.suggestions(rows, exclude=set()) or self.starters)
 
     def quote(self, blocks: list[tuple[int, str]], note: str, query: str, confidence: float, rows) -> Answer:
         citations: list[Hit] = []

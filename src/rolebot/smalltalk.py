@@ -30,7 +30,7 @@ KIND_WORDS = {
             "interesting", "noted", "right", "clear", "excellent", "amazing", "brilliant", "lovely", "neat", "fair",
             "gotcha", "got", "it", "makes", "sense", "helpful", "useful", "super", "fantastic", "lol", "haha", "hehe",
             "nvm", "nevermind", "thumbs", "understand", "glad", "rock", "rocks", "helped", "helps", "bet", "aight",
-            "ight", "word", "dope", "sweet", "maybe", "idk", "dunno"},
+            "ight", "word", "dope", "sweet", "maybe", "idk", "dunno", "true", "sige", "achha", "acha", "accha", "theek"},
 }
 PRIORITY = ("bye", "thanks", "sorry", "greeting", "ack")
 FILLER = {
@@ -54,7 +54,8 @@ FILLER = {
 }
 # Laughter and interjections typed as a reply: "hahaha", "lol", "lmao", "xD".
 LAUGH = re.compile(r"^(?:(?:h[aeiou]){2,}h?|(?:lo)+l|lmf?ao+|rofl|xd+)$")
-INTERJECTION = {"wow", "oh", "ah", "ahh", "omg", "hmm", "lol", "haha", "well", "aww", "yay", "ugh", "meh", "argh", "hey"}
+INTERJECTION = {"wow", "oh", "ah", "ahh", "omg", "hmm", "lol", "haha", "well", "aww", "yay", "ugh", "meh", "argh", "hey",
+                "whoa", "woah", "damn", "dang", "grabe", "arre", "ayy"}
 _SPELLED = sorted(w for words in KIND_WORDS.values() for w in words if len(w) >= 5)
 
 # Words that end a clause without changing what it asks ("who are you exactly").
@@ -62,7 +63,8 @@ TRAILING = {"exactly", "actually", "really", "again", "anyway", "tho", "though",
 ABOUT = re.compile(
     r"^(what can (you|u) (do|help( me)? with|answer|tell me)|what do (you|u) (do|know)|who (are|r) (you|u)|"
     r"what (are|r) (you|u)( for)?|(are|r) (you|u) (a |an )?(human|real|person|bot|robot|ai|machine|computer|"
-    r"chatbot|real person|real human|human being|live agent)( or (a |an )?\w+( \w+)?)?|is this (a )?(bot|human|real person|ai)|"
+    r"chatbot|real person|real human|human being|live agent)( or (a |an )?\w+( \w+)?)?|"
+    r"is this (a )?(bot|human|real person|person|ai)( (typing|replying|answering|talking))?|"
     r"who (made|built|created|programmed|trained|developed|designed|owns|runs) (you|u|this (bot|chat|chatbot|thing|tool))|"
     r"who (made|built|created|programmed|trained) this|"
     r"who (is|are) (your|ur) (developer|developers|creator|creators|maker|makers|owner|owners)|"
@@ -75,7 +77,7 @@ ABOUT = re.compile(
     r"(can|could) (you|u) help( me)?|help( me)?|i need help|what is this( bot| chat| chatbot| thing| tool)?( for)?|"
     r"what can i ask( you| u)?|how (can|do) i use (you|u|this)|how can (you|u) help( me)?|"
     r"what (are|r) (you|u) able to (do|help( me)? with)|"
-    r"what('s| is) your (name|purpose|job)|"
+    r"what('s|s| is) your (name|purpose|job)|"
     # questions about the bot as a person, and requests a FAQ bot is not for
     r"(are|r) (you|u) (chat ?gpt|gpt|an? llm|siri|alexa|gemini|claude|a chat ?gpt)|how old (are|r) (you|u)|"
     r"do (you|u) have (feelings|a name|a life|friends)|what('s| is) your favou?rite \w+|(can|do) (you|u) speak \w+|"
@@ -84,7 +86,7 @@ ABOUT = re.compile(
 # Praise is thanks: "you're the best" is answered "you're welcome".
 PRAISE = re.compile(r"^((you're|youre|you are|ur|u r) (actually |so |very |really |just |pretty |quite |super )*(smart|clever|funny|cute|the best|awesome|"
                     r"amazing|great|helpful|a lifesaver|a life saver|a legend|a star|patient|kind|nice|fast|quick|cool|good)|(you|u) saved me|(you|u) (are|r) "
-                    r"(a )?(lifesaver|life saver|legend|star))$")
+                    r"(a )?(lifesaver|life saver|legend|star)|(god )?bless (you|u)( \w+)?|good bot)$")
 HELLO = re.compile(r"^(how (are|r) (you|u)( doing)?( today)?|(i'?m|i am|im) (fine|good|ok|okay|great|well)( thanks| thank you| thx)?|how'?s it going|how do you do|what'?s up|wass?up|"
                    r"nice to meet (you|u)|good to see (you|u)|(is )?any ?(one|body) (there|here)|is this (thing )?(on|working)|"
                    r"my name is \w+( \w+)?|(is )?any ?(one|body) home|"
@@ -104,7 +106,7 @@ COMPLAINT = re.compile(r"^((you|u|ur|youre|you're|this|this bot|this chat|it|tha
                        r"a bit |too |totally |completely )*(useless|stupid|dumb|bad|terrible|awful|slow|wrong|broken|confusing|"
                        r"not (helpful|working|good|useful|right|what i asked))|(you|u) (didn'?t|didnt|did not|don'?t|dont|do not) "
                        r"(understand|get|help)( me)?( at all)?|(this|it|that) (doesn'?t|does not|isn'?t|is not) (help|work|working|helping)|"
-                       r"not (helpful|useful|what i asked)|useless|(that'?s|thats|that is) (not )?(wrong|useless|not what i asked)|"
+                       r"not (helpful|useful|what i asked)|useless|(bad|stupid|dumb|useless|terrible|awful|slow|annoying) (bot|answer|answers|reply|replies)|(that'?s|thats|that is) (not )?(wrong|useless|not what i asked)|"
                        # lost rather than unhappy ("huh?", "i am not understand", "that makes no sense"): the
                        # same reply, ask in other words or start from a suggestion
                        r"(this|it|that) (didn'?t|didnt|did not) (help|work)|huh+|what+|wut|eh|come again|"
@@ -113,7 +115,7 @@ COMPLAINT = re.compile(r"^((you|u|ur|youre|you're|this|this bot|this chat|it|tha
                        r"((you'?re|youre|you are|ur|u r|this is|that'?s|thats|it'?s|its) (not|no) making (any )?sense|"
                        r"(that|this|it) (makes|made) no sense|makes no sense|no sense))$")
 # The learner asks for a moment ("hold on", "brb", "one sec, let me read that again").
-WAIT = re.compile(r"^(wait|hold on|hang on|one (sec|second|moment|min|minute)|just a (sec|second|moment|min|minute)|brb|"
+WAIT = re.compile(r"^((wait|hold on|hang on|one sec|ok|okay) )?(wait|hold on|hang on|one (sec|second|moment|min|minute)|just a (sec|second|moment|min|minute)|brb|"
                   r"be right back|give me a (sec|second|moment|min|minute)|(let me|lemme) (think|read|check|see|look)"
                   r"( (that|it|this|at (that|it|this)))?( again)?)$")
 SORRY = re.compile(r"^(my (bad|mistake|fault|apologies)|wrong (window|tab|chat|person|place|button)|(i'?m|i am|im) sorry|excuse me|pardon( me)?)$")
@@ -175,7 +177,7 @@ def _clause_kind(words: list[str]) -> str | None:
     # The phrase tests read the clause without interjections before it ("wow you are so smart")
     # or forms of address after it ("who programmed you bro").
     trimmed = list(words)
-    while len(trimmed) > 1 and (trimmed[0] in INTERJECTION or LAUGH.match(trimmed[0])):
+    while len(trimmed) > 1 and (trimmed[0] in INTERJECTION or LAUGH.match(trimmed[0]) or _kind_of(trimmed[0]) == "greeting"):
         trimmed.pop(0)
     while len(trimmed) > 1 and (trimmed[-1] in ADDRESS or trimmed[-1] in TRAILING):
         trimmed.pop()
@@ -222,3 +224,51 @@ def strip_pleasantries(text: str) -> str:
     while (m := _FIRST_CLAUSE.match(text)) and smalltalk_kind(m.group(1)):
         text = text[m.end():]
     return _LEADING.sub("", text).strip() or text
+
+
+# -- remarks: a statement about the answer or the learner, asking nothing ----------------------
+# The learner reacts to what they read ("wow that's a lot to learn haha", "my head is spinning",
+# "yeah that tracks", "i'm nervous about switching careers tbh"). The lexicon above cannot list
+# every such sentence, but its shape is plain English: no question mark, no word that asks or
+# requests, and clauses opened by the speaker, the listener or what was just said. The assistant
+# replies to one as small talk only when the article has no answer for it, so a remark that is a
+# question in disguise ("i enjoy math and stats more than coding") is still answered.
+REMARK_OPENER = re.compile(
+    r"^(i|i'm|im|i've|ive|i'd|i'll|ill|my|me|we|we're|that|that's|thats|this|it|it's|its|your|you're|youre|you|ur|u|"
+    r"sounds?|seems?|looks?|feels?|feeling|kinda|guess|still|love|loved|loving|not|no|yes|yeah|yea|so|well|honestly|tbh)$")
+# Words that ask or request anywhere in the message ("i want to know …", "that makes me wonder
+# which …", "ok tell me more"): a question, whatever its punctuation.
+ASKING = re.compile(
+    r"\b(what|whats|what's|wat|how|hows|how's|why|which|who|whom|whose|when|where|whether|tell|explain|describe|"
+    r"list|show|give|compare|define|summari[sz]e|elaborate|clarify|recommend|suggest|know\s+(if|about|more)|"
+    r"wonder(ing)?|curious|confirm|difference|differences|vs|versus|or|right|correct|please|pls|plz)\b", re.I)
+# "what" opening a clause inside a sentence ("not what i expected", "kinda what I thought") asks nothing.
+RELATIVE_WHAT = re.compile(r"(?<=\w )what (i|you|u|we|they|he|she)\b", re.I)
+# A clause opened by an auxiliary asks, question mark or not ("i enjoy math, is DS good for me").
+ASKS_CLAUSE = re.compile(r"^\W*((but|and|so|ok|okay|lol|then)\s+)*(do|does|did|is|are|was|were|am|can|could|should|"
+                         r"would|will|has|have|r)\b")
+# "I want to know/learn/understand …", "I need …", "I'd like …": what the learner asks for.
+WANTS = re.compile(r"\b(want|wanna|need|needs|like\s+to|love\s+to|looking\s+for|interested\s+in|help|"
+                   r"should|could|can|would|will)\b", re.I)
+MAX_REMARK_WORDS = 20
+
+
+def remark_kind(text: str) -> str | None:
+    """The small-talk kind of a message that remarks rather than asks ("remark", or the kind of its
+    small-talk clause: "gotta go, my class is starting" says goodbye), else None."""
+    lowered = RELATIVE_WHAT.sub(" ", text.lower())
+    if "?" in text or ASKING.search(lowered) or WANTS.search(lowered) or len(_words(text)) > MAX_REMARK_WORDS:
+        return None
+    clauses = [c for c in CLAUSE.split(lowered) if _words(c)]
+    if not clauses or any(ASKS_CLAUSE.match(c) for c in clauses):
+        return None
+    kinds = []
+    for clause in clauses:
+        words = _words(clause)
+        while len(words) > 1 and (words[0] in INTERJECTION or _kind_of(words[0])):
+            words.pop(0)  # "wow that's …", "ok i feel better now"
+        kind = _clause_kind(_words(clause))
+        if kind is None and not REMARK_OPENER.match(words[0]):
+            return None
+        kinds.append(kind)
+    return next((k for k in (*PRIORITY, "about", "complaint", "wait") if k in kinds), "remark")
