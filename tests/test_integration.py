@@ -82,6 +82,16 @@ def test_what_a_learner_says_of_themselves_does_not_make_a_question_out_of_scope
     assert assistant.answer("I have 5 years of experience, how much do data scientists earn?").kind == "not_found"
 
 
+def test_how_much_of_a_covered_thing_is_not_the_pay_question(assistant):
+    # "much" comes from the not-covered "how much each role earns": it asks the amount of what
+    # follows it, so "how much statistics" is the statistics FAQ's question, "how much … make" pay.
+    ans = assistant.answer("how much statistics does an ml engineer need compared to a ds")
+    assert ans.kind == "answer" and "statistics" in ans.text[:200].lower()
+    for pay in ("how much do data scientists make?", "how much money does an ML engineer get?",
+                "how many hours do ML engineers work?"):
+        assert assistant.answer(pay).kind == "not_found", pay
+
+
 def test_a_walk_through_a_list_by_place_and_by_next(assistant):
     history = []
 

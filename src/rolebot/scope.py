@@ -31,6 +31,8 @@ HEDGES = ("specific", "whether", "particular", "certain", "various", "worth")
 # A question about how something works inside, and the words it says that with.
 HOW_IT_WORKS = re.compile(r"\b(under\s+the\s+hood|internally|technically|step[- ]by[- ]step|core\s+principles|"
                           r"how\s+(does|do|did)\s+(\S+\s+){1,4}?work|how\s+(\S+\s+){1,3}?works)\b", re.I)
+# A quantity word and the thing it quantifies ("how much statistics").
+QUANTIFIED = re.compile(r"\b(much|many)\s+([a-z][\w-]*)", re.I)
 MECHANISM_WORDS = ("work", "works", "working", "internally", "technically", "hood", "step", "explain", "actually",
                    "exactly", "detail", "core", "principles", "mean", "means", "tell", "really")
 
@@ -77,6 +79,7 @@ class Scope:
         """(whether the question asks about something the document does not cover, whether that
         is all it asks). The second: "which role earns more, DS or MLE?" asks only "earns" once
         the roles and the comparison are set aside, and what matched it so well is those."""
+        asked = QUANTIFIED.sub(lambda m: self._quantity(m, doc), asked)
         topical = [w for w in content_words(ROLE.sub(" ", asked)) if not WEIGHS.fullmatch(w) and w.lower() not in POINTING_NOUNS]
         only_declared = bool(topical) and all(self._declares(w, doc) for w in topical)
         outside = (any(self._declares(w, doc) for w in content_words(asked))
@@ -85,6 +88,15 @@ class Scope:
                    or asks_for_duration(asked) and doc not in self._timed
                    or self._never_explained(asked, doc))
         return outside, only_declared
+
+    def _quantity(self, m: re.Match, doc: str) -> str:
+        """ "much" of a not-covered entry ("how much each role earns") asks the amount of whatever
+        follows it: of pay in "how much do they make?", of something the document covers in "how
+        much statistics does an ML engineer need?", where it is not the uncovered topic."""
+        thing = m.group(2)
+        if thing.lower() not in STOPWORDS and self.retriever.knows(thing) and not self._declares(thing, doc):
+            return thing
+        return m.group(0)
 
     def _other_role(self, question: str, doc: str) -> bool:
         """A question about a role the document never names ("what does a data engineer do?"):
