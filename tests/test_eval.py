@@ -235,6 +235,17 @@ def test_reactions_written_blind_in_the_seventeenth_session(assistant):
     assert rows["smalltalk"] >= 0.85 and rows["answered"] >= 0.93 and rows["abstain_recall"] >= 0.85
 
 
+def test_conversations_with_reactions_written_blind_in_the_seventeenth_session(assistant):
+    """eval/dev-conversations-8.jsonl: 40 conversations (162 turns) each with a reaction mid-way
+    ("hmm ok", "my brain hurts lol") and a follow-up after it that needs what came before, written
+    blind by a helper who read only the article; a dev set (failures read). First read, on the
+    session's start code: conversations 5 of 40, follow-ups 0.509, small-talk turns 0.442; after
+    remarks, the topic kept across them and no plug as a next step: 9 of 40, 0.509, 0.788."""
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations-8.jsonl"), baselines=False)
+    assert rows.rows["rolebot"]["conversations"] >= 0.2 and rows.rows["rolebot"]["follow_ups"] >= 0.48
+    assert rows.categories["turns: small talk"]["smalltalk"] >= 0.75
+
+
 def test_page_facts_written_blind_later(assistant):
     """eval/dev-facts.jsonl: 60 questions about the page and 15 about its content that name the page,
     written blind in the thirteenth session; a dev set (failures read). Before that session's

@@ -317,6 +317,27 @@ def test_a_remark_is_not_refused(assistant):
     assert assistant.answer("salary of data scientists in india").kind == "not_found"
 
 
+def test_whats_next_is_never_the_publishers_plug(assistant):
+    """The runner-up sentence of "is data science a good start?" is followed in the article by the
+    page's course advert; "and after that?" goes on from the answer's point instead."""
+    history = []
+    for said in ("i'm switching careers from marketing, is data science a good start?", "ok thats encouraging"):
+        history += [{"role": "user", "content": said}, {"role": "assistant", "content": assistant.answer(said, list(history)).text}]
+    after = assistant.answer("and after that?", history)
+    assert "upGrad" not in after.text and "From there, you can transition into ML Engineering" in after.text, after.text
+
+
+def test_a_remark_leaves_the_topic_where_it_was(assistant):
+    """After "my head is spinning" the conversation is still about the answer before it, as after
+    a "thanks!": "can you give an example?" gets that section's example."""
+    history = []
+    for said in ("what does a data scientist do?", "my head is spinning"):
+        history += [{"role": "user", "content": said}, {"role": "assistant", "content": assistant.answer(said, list(history)).text}]
+    assert history[-1]["content"].startswith("I hear you!")
+    example = assistant.answer("can you give an example?", history)
+    assert example.kind == "answer" and "Netflix" in example.text[:200], example.text[:200]
+
+
 def test_follow_up_uses_the_history(assistant):
     history = [
         {"role": "user", "content": "What tools do ML engineers use?"},

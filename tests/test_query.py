@@ -6,7 +6,7 @@ from rolebot.compose import _cohesive, is_definition, section_label
 from rolebot.conversation import move_of
 from rolebot.facts import fact_kind
 from rolebot.query import Speller, asks_by_place, expand_abbreviations, is_fragment, resolve_follow_up, sequence_anchor
-from rolebot.smalltalk import remark_kind, smalltalk_kind, strip_pleasantries
+from rolebot.smalltalk import reacts, remark_kind, smalltalk_kind, strip_pleasantries
 
 
 @pytest.mark.parametrize(
@@ -160,6 +160,16 @@ def test_smalltalk(text, kind):
 )
 def test_remarks(text, kind):
     assert remark_kind(text) == kind
+
+
+def test_a_remark_that_reacts_is_told_from_one_about_the_learner():
+    # Reacting to what was said is small talk whatever the article has on it; what the learner
+    # says of themselves ("i enjoy building things …") is answered when the article can.
+    for text in ("whoa that's wild", "sounds intense", "oh so they come after the data scientist", "ugh i hate stats tbh"):
+        assert remark_kind(text) and reacts(text), text
+    for text in ("i already use pandas, nice", "i enjoy building things and writing code way more than doing math"):
+        assert remark_kind(text) and not reacts(text), text
+    assert smalltalk_kind("hiya, quick question") == "greeting" and smalltalk_kind("quick question: what is a DS?") is None
 
 
 def test_pleasantries_before_a_question_are_dropped():

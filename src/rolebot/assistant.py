@@ -23,7 +23,7 @@ from .query import asks_by_place, clean_text, content_words, is_fragment, ordina
 from .records import Answer
 from .replies import Replies, within_budget
 from .retriever import Retriever, Scored
-from .smalltalk import remark_kind, smalltalk_kind, strip_pleasantries
+from .smalltalk import reacts, remark_kind, smalltalk_kind, strip_pleasantries
 
 __all__ = ["Assistant", "message_text", "clean"]
 
@@ -94,7 +94,8 @@ class Assistant:
                 if rewritten:
                     rows = self._near_topic(rows, topic)
                 results[i] = self._compose(text, query, vec, rows, note)
-                remark = remark_kind(clean(questions[i])) if results[i].kind == "not_found" else None
+                said = clean(questions[i])
+                remark = remark_kind(said) if results[i].kind == "not_found" or reacts(said) else None
                 if remark:  # "my head is spinning": nothing to answer, and nothing to refuse
                     results[i] = self.replies.remark(rows) if remark == "remark" else self.replies.smalltalk(remark)
                 elif (results[i].kind == "not_found" and topic.quoted and not rewritten

@@ -16,7 +16,7 @@ from . import config
 from .facts import fact_kind
 from .knowledge import LIST_ITEM, item_after, item_at, list_items
 from .query import PRONOUN, ROLE, THING, asks_by_place, clean_text, roles_named, content_words, is_fragment, names_a_role, resolve_follow_up
-from .smalltalk import smalltalk_kind, strip_pleasantries
+from .smalltalk import remark_kind, smalltalk_kind, strip_pleasantries
 
 # Words that, with no conversation yet, can only mean the two things a comparison compares.
 THE_PAIR = re.compile(r"\b(they|them|their|theirs|each\s+one|each\s+of\s+them|both\s+of\s+them|either\s+one)\b", re.I)
@@ -114,6 +114,7 @@ class Conversation:
         self.passages = retriever.passages
         self.units = retriever.data.units
         self.pair = retriever.pair
+        self.promotion = retriever.pieces.promotion
         self._lines: dict[str, tuple[int, int, int]] = {}
         for p, units in enumerate(self.units):
             for u, unit in enumerate(units):
@@ -123,21 +124,27 @@ class Conversation:
                         self._lines.setdefault(key, (p, u, n))
 
     def topic(self, history) -> Topic:
-        topic, pending = Topic(), None
+        topic, pending, before, said = Topic(), None, Topic(), ""
         if not isinstance(history, (list, tuple)):
             return topic
         for message in [m for m in history[-2 * config.MAX_HISTORY_TURNS :] if isinstance(m, dict)]:
             text = message_text(message.get("content", ""))
             if message.get("role") == "user":
-                pending = self._question(clean_text(text)[: config.MAX_QUESTION_CHARS], topic)
+                said = clean_text(text)[: config.MAX_QUESTION_CHARS]
+                pending = self._question(said, topic)
                 if pending and topic.question and pending != topic.question and is_fragment(pending):
                     # "in a startup tho?" is about the last question: the next turn's topic says so.
                     pending = in_context(pending, topic.question)
                 if pending is not None:
-                    topic = Topic(pending, subject=topic.subject, answered=topic.answered)
+                    before, topic = topic, Topic(pending, subject=topic.subject, answered=topic.answered)
             elif message.get("role") == "assistant" and pending is not None:
                 text = text[: 4 * config.MAX_QUESTION_CHARS]  # a reply is at most ~600 characters
                 quoted = self.locate(text)
+                if not quoted and remark_kind(said):
+                    # "my head is spinning", answered as small talk: the conversation is still
+                    # about what came before it, as after a "thanks!".
+                    topic, pending = before, None
+                    continue
                 subject = pending if quoted and names_a_role(pending) else topic.subject
                 topic = Topic(pending, quoted, self.locate(text.split("\n\n")[0]), subject,
                               pending if quoted else topic.answered)
@@ -238,7 +245,8 @@ class Conversation:
         items = [(p, u, n) for p, u, n in point if LIST_ITEM.match(self.line(p, u, n))]
         for p, u, n in dict.fromkeys(items[-1:] + [point[-1], first[-1]]):
             after = self._after(p, u, n)
-            if after:
+            # The page's plug for its publisher's course is no next step (promotion.py).
+            if after and not all(self.promotion.advertises(q, text) for q, text in after):
                 return after
         return []
 

@@ -46,6 +46,11 @@ class Promotion:
             self._names[doc] = [w for w in parts if w not in common]
         return self._names[doc]
 
+    def advertises(self, p: int, text: str) -> bool:
+        """Whether a line of passage p names its publisher."""
+        names = self.names(self.passages[p].doc)
+        return bool(names) and names_any(text, names)
+
     def flags(self, p: int) -> np.ndarray | None:
         """1.0 for each of passage p's pieces that names its publisher, else 0.0; None when none does."""
         if p not in self._flags:

@@ -55,7 +55,7 @@ FILLER = {
 # Laughter and interjections typed as a reply: "hahaha", "lol", "lmao", "xD".
 LAUGH = re.compile(r"^(?:(?:h[aeiou]){2,}h?|(?:lo)+l|lmf?ao+|rofl|xd+)$")
 INTERJECTION = {"wow", "oh", "ah", "ahh", "omg", "hmm", "lol", "haha", "well", "aww", "yay", "ugh", "meh", "argh", "hey",
-                "whoa", "woah", "damn", "dang", "grabe", "arre", "ayy"}
+                "whoa", "woah", "damn", "dang", "grabe", "arre", "ayy", "phew", "oof", "huh", "ngl", "yikes", "ooh", "aha"}
 _SPELLED = sorted(w for words in KIND_WORDS.values() for w in words if len(w) >= 5)
 
 # Words that end a clause without changing what it asks ("who are you exactly").
@@ -91,13 +91,14 @@ HELLO = re.compile(r"^(how (are|r) (you|u)( doing)?( today)?|(i'?m|i am|im) (fin
                    r"nice to meet (you|u)|good to see (you|u)|(is )?any ?(one|body) (there|here)|is this (thing )?(on|working)|"
                    r"my name is \w+( \w+)?|(is )?any ?(one|body) home|"
                    r"(are|r) (you|u) (still )?(there|here|awake|alive)|how('s| is) your day( going)?|how (have|ve) (you|u) been|hola|bonjour|salut|"
-                   r"hey there|(i'?m|i am|im) (back|new here|new)|i have a (question|doubt|query)|"
+                   r"hey there|(i'?m|i am|im) (back|new here|new)|i have a (question|doubt|query)|(a |one )?(quick|small|short) (question|q|doubt)|"
+                   r"(one more|another) (question|q)|"
                    r"i hope (you|u)('re| are| r)? (doing )?(well|good|fine|great|ok)|hope (you|u)('re| are| r)? (doing )?(well|good|fine|great)|"
                    r"(can|may|could) i ask (you )?(something|a question|a doubt))$")
 # Acknowledgements whose words are too common to count alone ("I see", "you too", "sounds good").
 ACK = re.compile(r"^(i see|i get it( now)?|i understand( now)?|(that|it) (makes|made) sense( now)?|sounds (good|great|fine|"
                  r"perfect)|you too|same to (you|u)|okie dokie|never ?mind|forget it|fair enough|all good|no (worries|"
-                 r"problem|prob|probs)|np|my pleasure|will do|good to know|wonderful|splendid|well done|(good|great|nice) (job|work)|"
+                 r"problem|prob|probs)|np|my pleasure|will do|good to know|(good|glad|nice|great) to hear( that)?|wonderful|splendid|well done|(good|great|nice) (job|work)|"
                  r"(nice|good|great|cool) (example|one|answer|explanation)|"
                  r"(that'?s|thats|that is|it'?s|its) (exactly |just )?what i (needed|wanted|was looking for))$")
 # The learner is unhappy with the bot ("ur useless", "you didnt understand me at all", "this is not
@@ -235,7 +236,11 @@ def strip_pleasantries(text: str) -> str:
 # question in disguise ("i enjoy math and stats more than coding") is still answered.
 REMARK_OPENER = re.compile(
     r"^(i|i'm|im|i've|ive|i'd|i'll|ill|my|me|we|we're|that|that's|thats|this|it|it's|its|your|you're|youre|you|ur|u|"
-    r"sounds?|seems?|looks?|feels?|feeling|kinda|guess|still|love|loved|loving|not|no|yes|yeah|yea|so|well|honestly|tbh)$")
+    r"sounds?|seems?|looks?|feels?|feeling|kinda|guess|still|love|loved|loving|not|no|never|didnt|didn't|wasnt|wasn't|"
+    r"yes|yeah|yea|so|such|well|honestly|tbh)$")
+# What a remark opens with when it reacts to what was just said ("oh so they come after the data
+# scientist", "sounds intense", "that's wild") rather than saying something of the learner.
+REACTS = {"sounds", "sound", "seems", "looks", "feels", "that", "that's", "thats", "this", "so", "such"}
 # Words that ask or request anywhere in the message ("i want to know …", "that makes me wonder
 # which …", "ok tell me more"): a question, whatever its punctuation.
 ASKING = re.compile(
@@ -268,7 +273,16 @@ def remark_kind(text: str) -> str | None:
         while len(words) > 1 and (words[0] in INTERJECTION or _kind_of(words[0])):
             words.pop(0)  # "wow that's …", "ok i feel better now"
         kind = _clause_kind(_words(clause))
-        if kind is None and not REMARK_OPENER.match(words[0]):
+        if kind is None and not (REMARK_OPENER.match(words[0]) or words[0] in INTERJECTION):
             return None
         kinds.append(kind)
     return next((k for k in (*PRIORITY, "about", "complaint", "wait") if k in kinds), "remark")
+
+
+def reacts(text: str) -> bool:
+    """Whether a message opens as a reaction (an interjection, a laugh, a small-talk word, "sounds",
+    "that's", "so"): a remark that does is small talk even where the article has words for it
+    ("whoa docker AND kubernetes, oof"); one the learner opens about themselves ("i already use
+    pandas") is answered when the article can."""
+    words = _words(text)
+    return bool(words) and (words[0] in INTERJECTION or words[0] in REACTS or _kind_of(words[0]) is not None)
