@@ -25,7 +25,7 @@ PATTERNS = {
         r"\bwho\s*('?s|is|was)?\s*(the\s+)?(author|writer)\b|\bauthor\b|\bwriter\b|\bwritten\s+by\b|\bwho\s+(wrote|writes|authored|"
         r"published|made|created|penned)\s+(this|it|the)\b|\bwho\s+(is|was)\s+(behind|responsible for)\s+(this|it)\b|"
         r"\bwho\s+(wrote|published|made|created)\s*\??$|\bwhose\s+" + _PAGE + r"|"
-        r"\bwho\s+(actually|really|originally)\s+(wrote|published|made|created)\b|\bwho\s+(updated|edited|maintains)\s+(this|it|the)\b|\bby\s+whom\b|\bpublisher\b|"
+        r"\bwho\s+(actually|really|originally)\s+(wrote|published|made|created)\b|\bwho\s*('?s|is|was)\s+" + _PAGE + r"\s+(written\s+)?by\b|\bwho\s+(updated|edited|maintains)\s+(this|it|the)\b|\bby\s+whom\b|\bpublisher\b|"
         r"\b(which|what)\s+" + _PUBLISHER + r"\s+(published|wrote|made|created|owns|posted|is\s+behind|was\s+behind)\s+(this|it|the)\b|"
         r"\b" + _PUBLISHER + r"\s+(is\s+|was\s+)?behind\s+" + _PAGE, re.I),
     "date": re.compile(
