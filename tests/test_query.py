@@ -186,7 +186,10 @@ def test_pleasantries_before_a_question_are_dropped():
 @pytest.mark.parametrize(
     "text, kind",
     [("who wrote this?", "author"), ("whos the author", "author"), ("who is this article by?", "author"),
-     ("who was this written by", "author"), ("who is the article for?", None), ("how recent is this article?", "date"),
+     ("who was this written by", "author"), ("who is the article for?", None),
+     # the date of something else is no question about the page
+     ("lol ok, when is the next exam date for this course?", None), ("whats the start date", None),
+     ("is the information up to date? what year is it from", "date"), ("whats the date of this article", "date"), ("how recent is this article?", "date"),
      ("when was it last updated", "date"), ("what is this page about?", "about"), ("whats the title", "title"),
      ("where is this article from?", "source"), ("where's this article from", "source"), ("what is a data scientist?", None), ("who is an ML engineer", None),
      ("what does the article say about tools?", None), ("when should I pick data science?", None),

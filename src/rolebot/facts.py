@@ -67,6 +67,11 @@ ORDER = ("author", "date", "title", "source", "about")
 # A title of a job, not of the page: "what does that title mean on linkedin job posts?", "is ML
 # engineer a senior title?". Such a question is about the page's title only if it names the page.
 PAGE_WORD = re.compile(r"\b(article|page|blog|document|guide|write-?up)\b", re.I)
+# The date of something else: "when is the next exam date for this course?", "what's the start date?".
+OTHER_DATE = re.compile(r"\b(?!(?:publication|publish|published|publishing|update|updated|release|post|posted|posting|"
+                        r"article|page|blog|last|latest|the|its|this|that|a|an|what|which|whats|what's|of|on|is|to|up|current|"
+                        r"creation|created|written|writing|original)\b)"
+                        r"[a-z]+\s+dates?\b", re.I)
 JOB_TITLE = re.compile(r"\b(jobs?|postings?|posts\s+on|linkedin|resumes?|cvs?|careers?|positions?|roles?|hiring|recruiters?|"
                        r"companies|employers?|seniority|senior|junior|promoted|promotion)\b", re.I)
 
@@ -103,6 +108,8 @@ def fact_kind(text: str) -> str | None:
     for kind in ORDER:
         if PATTERNS[kind].search(text):
             if kind == "title" and JOB_TITLE.search(text) and not PAGE_WORD.search(text):
+                continue
+            if kind == "date" and OTHER_DATE.search(text) and not PAGE_WORD.search(text):
                 continue
             return kind
     return None
