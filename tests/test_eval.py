@@ -230,9 +230,10 @@ def test_reactions_written_blind_in_the_seventeenth_session(assistant):
     feelings about learning: "my head is spinning", "yeah that tracks"), 30 wrapped questions and 20
     out-of-scope messages, written blind by a helper who read only the article's headings; a dev set
     (failures read). First read: small talk 66 of 120 (0.550), answered 0.967, abstain recall 0.900;
-    0.875 after remarks were told from questions."""
+    after remarks were told from questions and the date of something else from the page's: small
+    talk 0.908, abstain recall 0.950."""
     rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-smalltalk-4.jsonl"), baselines=False).rows["rolebot"]
-    assert rows["smalltalk"] >= 0.85 and rows["answered"] >= 0.93 and rows["abstain_recall"] >= 0.85
+    assert rows["smalltalk"] >= 0.88 and rows["answered"] >= 0.93 and rows["abstain_recall"] >= 0.9
 
 
 def test_conversations_with_reactions_written_blind_in_the_seventeenth_session(assistant):
