@@ -231,7 +231,7 @@ def test_reactions_written_blind_in_the_seventeenth_session(assistant):
     out-of-scope messages, written blind by a helper who read only the article's headings; a dev set
     (failures read). First read: small talk 66 of 120 (0.550), answered 0.967, abstain recall 0.900;
     after remarks were told from questions and the date of something else from the page's: small
-    talk 0.908, abstain recall 0.950."""
+    talk 0.933, abstain recall 0.950."""
     rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-smalltalk-4.jsonl"), baselines=False).rows["rolebot"]
     assert rows["smalltalk"] >= 0.88 and rows["answered"] >= 0.93 and rows["abstain_recall"] >= 0.9
 
@@ -241,7 +241,7 @@ def test_conversations_with_reactions_written_blind_in_the_seventeenth_session(a
     ("hmm ok", "my brain hurts lol") and a follow-up after it that needs what came before, written
     blind by a helper who read only the article; a dev set (failures read). First read, on the
     session's start code: conversations 5 of 40, follow-ups 0.509, small-talk turns 0.442; after
-    remarks, the topic kept across them and no plug as a next step: 9 of 40, 0.509, 0.788."""
+    remarks, the topic kept across them and no plug as a next step: 9 of 40, 0.509, 0.846."""
     rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations-8.jsonl"), baselines=False)
     assert rows.rows["rolebot"]["conversations"] >= 0.2 and rows.rows["rolebot"]["follow_ups"] >= 0.48
     assert rows.categories["turns: small talk"]["smalltalk"] >= 0.75

@@ -156,7 +156,8 @@ def test_smalltalk(text, kind):
      ("i want to know what a data scientist does", None), ("that makes me wonder which one pays more", None),
      ("salary of data scientists in india", None),  # a topic, not a remark: "the article doesn't cover that"
      ("it's ML or DS for me", None), ("tell me more", None), ("is that right?", None),
-     ("data scientists do dashboards right", None), ("so they connected or totally separate things", None)],
+     ("data scientists do dashboards right", None), ("so they connected or totally separate things", None),
+     ("what does a data scientist look like day to day", None), ("does ML engineering sound hard", None)],
 )
 def test_remarks(text, kind):
     assert remark_kind(text) == kind
@@ -165,7 +166,8 @@ def test_remarks(text, kind):
 def test_a_remark_that_reacts_is_told_from_one_about_the_learner():
     # Reacting to what was said is small talk whatever the article has on it; what the learner
     # says of themselves ("i enjoy building things …") is answered when the article can.
-    for text in ("whoa that's wild", "sounds intense", "oh so they come after the data scientist", "ugh i hate stats tbh"):
+    for text in ("whoa that's wild", "sounds intense", "oh so they come after the data scientist", "ugh i hate stats tbh",
+                 "fraud detection sounds cool ngl", "both roles seem hard"):
         assert remark_kind(text) and reacts(text), text
     for text in ("i already use pandas, nice", "i enjoy building things and writing code way more than doing math"):
         assert remark_kind(text) and not reacts(text), text

@@ -256,6 +256,9 @@ ASKS_CLAUSE = re.compile(r"^\W*((but|and|so|ok|okay|lol|then)\s+)*(do|does|did|i
 WANTS = re.compile(r"\b(want|wanna|need|needs|like\s+to|love\s+to|looking\s+for|interested\s+in|help|"
                    r"should|could|can|would|will)\b", re.I)
 MAX_REMARK_WORDS = 20
+# A clause that says how something strikes the learner ("fraud detection sounds cool ngl", "both
+# roles seem hard"): a few words, then "sounds", "seems" or "looks".
+EVALUATES = re.compile(r"^(\S+\s+){1,4}?(sounds?|seems?|looks?)\s+\S")
 
 
 def remark_kind(text: str) -> str | None:
@@ -273,7 +276,7 @@ def remark_kind(text: str) -> str | None:
         while len(words) > 1 and (words[0] in INTERJECTION or _kind_of(words[0])):
             words.pop(0)  # "wow that's …", "ok i feel better now"
         kind = _clause_kind(_words(clause))
-        if kind is None and not (REMARK_OPENER.match(words[0]) or words[0] in INTERJECTION):
+        if kind is None and not (REMARK_OPENER.match(words[0]) or words[0] in INTERJECTION or EVALUATES.match(" ".join(words))):
             return None
         kinds.append(kind)
     return next((k for k in (*PRIORITY, "about", "complaint", "wait") if k in kinds), "remark")
@@ -285,4 +288,5 @@ def reacts(text: str) -> bool:
     ("whoa docker AND kubernetes, oof"); one the learner opens about themselves ("i already use
     pandas") is answered when the article can."""
     words = _words(text)
-    return bool(words) and (words[0] in INTERJECTION or words[0] in REACTS or _kind_of(words[0]) is not None)
+    return bool(words) and (words[0] in INTERJECTION or words[0] in REACTS or _kind_of(words[0]) is not None
+                            or bool(EVALUATES.match(" ".join(words))))
