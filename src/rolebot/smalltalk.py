@@ -232,8 +232,9 @@ def strip_pleasantries(text: str) -> str:
 # "yeah that tracks", "i'm nervous about switching careers tbh"). The lexicon above cannot list
 # every such sentence, but its shape is plain English: no question mark, no word that asks or
 # requests, and clauses opened by the speaker, the listener or what was just said. The assistant
-# replies to one as small talk only when the article has no answer for it, so a remark that is a
-# question in disguise ("i enjoy math and stats more than coding") is still answered.
+# replies to one as small talk when the article has no answer for it, or when it reacts to what was
+# just said (`reacts`); a remark the learner makes of themselves that the article has words for
+# ("i enjoy building things way more than doing math") is a question in disguise, and answered.
 REMARK_OPENER = re.compile(
     r"^(i|i'm|im|i've|ive|i'd|i'll|ill|my|me|we|we're|that|that's|thats|this|it|it's|its|your|you're|youre|you|ur|u|"
     r"sounds?|seems?|looks?|feels?|feeling|kinda|guess|still|love|loved|loving|not|no|never|didnt|didn't|wasnt|wasn't|"
@@ -284,9 +285,10 @@ def remark_kind(text: str) -> str | None:
 
 def reacts(text: str) -> bool:
     """Whether a message opens as a reaction (an interjection, a laugh, a small-talk word, "sounds",
-    "that's", "so"): a remark that does is small talk even where the article has words for it
-    ("whoa docker AND kubernetes, oof"); one the learner opens about themselves ("i already use
-    pandas") is answered when the article can."""
+    "that's", "so") or says how something strikes the learner ("fraud detection sounds cool"): a
+    remark that does is small talk even where the article has words for it ("oh so they come after
+    the data scientist"); one the learner opens about themselves ("i already use pandas") is
+    answered when the article can."""
     words = _words(text)
     return bool(words) and (words[0] in INTERJECTION or words[0] in REACTS or _kind_of(words[0]) is not None
                             or bool(EVALUATES.match(" ".join(words))))
