@@ -4,9 +4,9 @@ Small talk and questions about the page come first (so neither is ever rewritten
 follow-up); then the conversation's topic decides whether the turn continues it ("an
 example?", "what's next?") or asks a new question; a confidence figure decides between an
 answer and "the article doesn't cover that" — or small talk, for a remark that asks nothing ("my
-head is spinning") and that the article has no answer for or that reacts to the last answer. Which passages and blocks to quote lives in
-compose.py, how they read in replies.py, conversation state in conversation.py, the confidence
-figure in confidence.py.
+head is spinning") and that the article has no answer for or that reacts to the last answer.
+Which passages and blocks to quote lives in compose.py, how they read in replies.py, conversation
+state in conversation.py, the confidence figure in confidence.py.
 """
 
 from __future__ import annotations
