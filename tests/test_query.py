@@ -526,3 +526,16 @@ def test_a_text_that_states_a_length_of_time(text, states):
 def test_a_name_listed_inside_a_sentence(text, word, listed):
     from rolebot.scope import _enumerated
     assert _enumerated(text, word, str.lower) == listed
+
+
+def test_a_rewritten_follow_up_counts_its_own_words_at_a_share():
+    from rolebot.assistant import OWN_WORDS_SHARE, _with_own_words
+    from rolebot.retriever import Scored
+
+    rows = [Scored(0, 0.80, 0.8, 0.0, ()), Scored(1, 0.79, 0.79, 0.0, ()), Scored(2, 0.70, 0.7, 0.0, ())]
+    own = [Scored(1, 0.90, 0.9, 0.0, ()), Scored(0, 0.10, 0.1, 0.0, ())]  # passage 2 not found by the turn alone
+    blended = _with_own_words(rows, own)
+    assert [r.passage for r in blended] == [1, 0, 2]
+    assert blended[0].fused == pytest.approx((1 - OWN_WORDS_SHARE) * 0.79 + OWN_WORDS_SHARE * 0.90)
+    assert blended[2].fused == pytest.approx((1 - OWN_WORDS_SHARE) * 0.70 + OWN_WORDS_SHARE * 0.10)  # the lowest it had
+    assert [r.dense for r in blended] == [0.79, 0.8, 0.7]  # the evidence behind the confidence is the rewrite's
