@@ -100,15 +100,15 @@ class Assistant:
             scored = self.retriever.score(queries, documents, vectors[: len(queries)])
             own = dict(zip(typed, self.retriever.score(list(typed.values()), documents, vectors[len(queries) :]))) if typed else {}
             for i, query, vec, rows in zip(todo, queries, vectors, scored):
-                text, note, topic, rewritten = prepared[i]
-                if rewritten:
+                text, note, topic, typed_as = prepared[i]
+                if typed_as:
                     rows = self._near_topic(_with_own_words(rows, own[i]), topic)
                 results[i] = self._compose(text, query, vec, rows, note)
                 said = clean(questions[i])
                 remark = remark_kind(said) if results[i].kind == "not_found" or reacts(said) else None
                 if remark:  # "my head is spinning": nothing to answer, and nothing to refuse
                     results[i] = self.replies.remark(rows) if remark == "remark" else self.replies.smalltalk(remark)
-                elif (results[i].kind == "not_found" and topic.quoted and not rewritten
+                elif (results[i].kind == "not_found" and topic.quoted and not typed_as
                         and (points_back(text) or is_fragment(text) and self._uses_known_words(text)
                              or self.conversation.echoes(text, topic))):
                     results[i] = self._in_context(text, note, topic, documents) or results[i]
@@ -181,7 +181,7 @@ class Assistant:
             moved = self._move(move, text, topic, note)
             if moved is not None:
                 return moved
-            return topic.question, note, topic, False
+            return topic.question, note, topic, None
         resolved = self.conversation.resolve(text, topic)
         return resolved, note, topic, text if resolved != text and topic.quoted else None
 

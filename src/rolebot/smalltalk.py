@@ -274,9 +274,9 @@ def remark_kind(text: str) -> str | None:
     kinds = []
     for clause in clauses:
         words = _words(clause)
+        kind = _clause_kind(words)
         while len(words) > 1 and (words[0] in INTERJECTION or _kind_of(words[0])):
             words.pop(0)  # "wow that's …", "ok i feel better now"
-        kind = _clause_kind(_words(clause))
         if kind is None and not (REMARK_OPENER.match(words[0]) or words[0] in INTERJECTION or EVALUATES.match(" ".join(words))):
             return None
         kinds.append(kind)
