@@ -248,6 +248,16 @@ def test_conversations_with_reactions_written_blind_in_the_seventeenth_session(a
     assert rows.categories["turns: small talk"]["smalltalk"] >= 0.75
 
 
+def test_conversations_written_blind_in_the_eighteenth_session(assistant):
+    """eval/dev-conversations-9.jsonl: 40 conversations (134 turns, 75 follow-ups: pronouns, role
+    swaps, "why that one?", the step after or before one named), written blind by a helper who read
+    only the article; a dev set (failures read). First read, on the session's start code:
+    conversations 19 of 40, follow-ups 0.667, opening turns 0.763; after a step question is asked
+    beside the list of steps just quoted: 20 of 40, 0.707."""
+    rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations-9.jsonl"), baselines=False).rows["rolebot"]
+    assert rows["conversations"] >= 0.45 and rows["follow_ups"] >= 0.68
+
+
 def test_page_facts_written_blind_later(assistant):
     """eval/dev-facts.jsonl: 60 questions about the page and 15 about its content that name the page,
     written blind in the thirteenth session; a dev set (failures read). Before that session's

@@ -467,6 +467,35 @@ def test_what_comes_after_a_step_is_the_next_item_and_a_next_move_walks_on(assis
     assert "monitor and improve performance" in walk.text.split("[1]")[0], walk.text[:200]
 
 
+def _talk(assistant, turns):
+    history, replies = [], []
+    for turn in turns:
+        reply = assistant.answer(turn, history)
+        replies.append(reply)
+        history += [{"role": "user", "content": turn}, {"role": "assistant", "content": reply.text}]
+    return replies
+
+
+def test_a_step_question_after_a_list_of_steps_is_asked_beside_it(assistant):
+    """"What happens right after the model gets built?" alone is too vague to answer (it was
+    refused); after the pipeline's steps it is about them, and the topic it leaves says so: the
+    next "and after that step?" walks on, and "is it the same in a startup?" still means the
+    pipeline."""
+    replies = _talk(assistant, ["how do the two roles actually work together on a project?",
+                                "what happens right after the model gets built?", "and after that step?",
+                                "is it the same setup in a startup?"])
+    assert replies[1].text.startswith("**The model is tested and validated**"), replies[1].text[:120]
+    assert "deploys the model into production" in replies[2].text.split("[1]")[0], replies[2].text[:200]
+    assert replies[3].kind == "answer" and "one person might handle both roles" in replies[3].text
+
+
+def test_what_comes_before_a_step_is_the_item_before_it(assistant):
+    """The mirror of "what comes after X?", within the list the last answer quoted."""
+    replies = _talk(assistant, ["how do the two roles actually work together on a project?",
+                                "what comes right before deployment?"])
+    assert replies[1].text.startswith("**The model is tested and validated**"), replies[1].text[:120]
+
+
 def test_a_next_move_falls_back_to_the_first_cited_passage(assistant):
     """When nothing follows the last line of an answer's first paragraph (a runner-up passage's
     sentence at the end of its section), "what's next?" continues the first cited passage."""

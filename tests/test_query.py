@@ -5,7 +5,7 @@ import pytest
 from rolebot.compose import _cohesive, is_definition, section_label
 from rolebot.conversation import move_of
 from rolebot.facts import fact_kind
-from rolebot.query import Speller, asks_by_place, expand_abbreviations, is_fragment, resolve_follow_up, sequence_anchor
+from rolebot.query import Speller, asks_by_place, expand_abbreviations, is_fragment, resolve_follow_up, sequence_step
 from rolebot.smalltalk import reacts, remark_kind, smalltalk_kind, strip_pleasantries
 
 
@@ -327,20 +327,27 @@ def test_points_back(text, expected):
 
 
 @pytest.mark.parametrize(
-    "question, anchor",
-    [("what happens right after the DS builds the model?", "the DS builds the model"),
-     ("what's the next step after learning python?", "learning python"),
-     ("and after it's deployed?", "it's deployed"), ("what comes after deployment", "deployment"),
+    "question, step",
+    [("what happens right after the DS builds the model?", ("the DS builds the model", 1)),
+     ("what's the next step after learning python?", ("learning python", 1)),
+     ("and after it's deployed?", ("it's deployed", 1)), ("what comes after deployment", ("deployment", 1)),
      # Not a step of a sequence: a question of its own that happens to start with "after".
      ("after starting in DS how do i move to ML engineering", None),
      ("then what?", None), ("once a model is deployed, who monitors it?", None),
      # the question after a comma: the next step, or a question of its own
-     ("once the model is checked, whats next?", "the model is checked"),
-     ("after the model is built, what happens then?", "the model is built"),
-     ("once the model is built, which role deploys it?", None)],
+     ("once the model is checked, whats next?", ("the model is checked", 1)),
+     ("after the model is built, what happens then?", ("the model is built", 1)),
+     ("once the model is built, which role deploys it?", None),
+     # the mirror: the step before the one named
+     ("what happens before deployment?", ("deployment", -1)),
+     ("what comes right before the model goes live", ("the model goes live", -1)),
+     ("which step is done prior to deployment?", ("deployment", -1)),
+     ("and just before testing?", ("testing", -1)),
+     # "before" in a question of its own
+     ("what should i learn before python?", None), ("before applying, should i learn SQL?", None)],
 )
-def test_sequence_anchor(question, anchor):
-    assert sequence_anchor(question) == anchor
+def test_sequence_step(question, step):
+    assert sequence_step(question) == step
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from .conversation import Conversation, Topic, in_context, message_text, move_of
 from .facts import fact_answer, fact_kind
 from .lru import LRU
 from .moves import Moves
-from .query import asks_by_place, clean_text, content_words, is_fragment, ordinal, points_back
+from .query import asks_by_place, clean_text, content_words, is_fragment, ordinal, points_back, sequence_step
 from .records import Answer
 from .replies import Replies, within_budget
 from .retriever import Retriever, Scored
@@ -110,7 +110,7 @@ class Assistant:
                     results[i] = self.replies.remark(rows) if remark == "remark" else self.replies.smalltalk(remark)
                 elif (results[i].kind == "not_found" and topic.quoted and not typed_as
                         and (points_back(text) or is_fragment(text) and self._uses_known_words(text)
-                             or self.conversation.echoes(text, topic))):
+                             or self.conversation.echoes(text, topic) or sequence_step(text))):
                     results[i] = self._in_context(text, note, topic, documents) or results[i]
         return results
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from .knowledge import LIST_ITEM, item_after, item_at, list_items
-from .query import ROLE, content_words, expand_abbreviations, ordinal, sequence_anchor
+from .knowledge import LIST_ITEM, item_at, item_beside, list_items
+from .query import ROLE, content_words, expand_abbreviations, ordinal, sequence_step
 from .aspects import ASPECT_WEIGHT
 from .retriever import names_bonus
 
@@ -55,7 +55,8 @@ def is_definition(question: str) -> bool:
 class Focus(NamedTuple):
     """What in the question picks the list item to lead with."""
 
-    after: object = None  # "what comes after X?": X's vector
+    step: object = None  # "what comes after X?" (or before): X's vector
+    direction: int = 1  # 1 the item after X, -1 the one before
     names: float = 0.0  # what an item naming a tool or product gains (retriever.names_bonus)
     nth: int | None = None  # "the first step": the item's place (query.ordinal)
     stems: frozenset | set = frozenset()  # the question's rare words (one item alone may share them)
@@ -80,9 +81,9 @@ class Composer:
         """(passage, text) blocks in answer order: the lead first, then context."""
         best = rows[0]
         lead = self._definition_lead(question, rows)
-        anchor = sequence_anchor(question)
-        after = self.retriever.embedder.encode_queries([self.retriever.normalize(anchor)])[0] if anchor else None
-        focus = Focus(after, names_bonus(question), ordinal(question),
+        sequence = sequence_step(question)
+        step = self.retriever.embedder.encode_queries([self.retriever.normalize(sequence[0])])[0] if sequence else None
+        focus = Focus(step, sequence[1] if sequence else 1, names_bonus(question), ordinal(question),
                       self._rare_stems(question, self.passages[best.passage].doc))
         picked = lead + [b for b in self._blocks(best, vec, MAX_ANSWER_CHARS - _size(lead), focus=focus) if b not in lead]
         listed = self._introduced_list(best.passage)
@@ -177,11 +178,11 @@ class Composer:
 
     def _item_lead(self, passage: int, unit: str, vec, focus: Focus) -> str:
         """For a long list, the item(s) that answer, in bold, to stand before the list. For a
-        "what comes after X?" question (``after``: X's vector), the item after the one that
-        matches X best."""
+        "what comes after X?" question (``focus.step``: X's vector), the item after the one that
+        matches X best (before it, for "what comes before X?")."""
         items = list_items(unit)
-        if focus.after is not None and len(items) >= 2:
-            step = item_after(items, self.retriever.pieces.items(passage, unit, focus.after))
+        if focus.step is not None and len(items) >= 2:
+            step = item_beside(items, self.retriever.pieces.items(passage, unit, focus.step), focus.direction)
             if step:
                 return f"**{LIST_ITEM.sub('', step).strip()}**"
         if len(items) < LEAD_ITEMS_MIN:

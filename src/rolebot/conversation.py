@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from . import config
 from .facts import fact_kind
-from .knowledge import LIST_ITEM, item_after, item_at, list_items
-from .query import PRONOUN, ROLE, THING, asks_by_place, clean_text, roles_named, content_words, is_fragment, names_a_role, resolve_follow_up
+from .knowledge import LIST_ITEM, item_at, item_beside, list_items
+from .query import (PRONOUN, ROLE, THING, asks_by_place, clean_text, content_words, is_fragment, names_a_role, resolve_follow_up,
+                    roles_named, sequence_step)
 from .smalltalk import remark_kind, smalltalk_kind, strip_pleasantries
 
 # Words that, with no conversation yet, can only mean the two things a comparison compares.
@@ -132,8 +133,11 @@ class Conversation:
             if message.get("role") == "user":
                 said = clean_text(text)[: config.MAX_QUESTION_CHARS]
                 pending = self._question(said, topic)
-                if pending and topic.question and pending != topic.question and is_fragment(pending):
+                if (pending and topic.question and pending != topic.question
+                        and (is_fragment(pending) or topic.quoted and sequence_step(pending))):
                     # "in a startup tho?" is about the last question: the next turn's topic says so.
+                    # So is "what happens right after the model is built?" after a list of steps:
+                    # the assistant asks both beside the last question when they fail alone.
                     pending = in_context(pending, topic.question)
                 if pending is not None:
                     before, topic = topic, Topic(pending, subject=topic.subject, answered=topic.answered)
@@ -291,15 +295,15 @@ class Conversation:
                     best, chosen = key, (p, unit)
         return [chosen] if chosen else []
 
-    def after_match(self, topic: Topic, score) -> list[tuple[int, str]]:
-        """The item after the one that best matches what the learner names ("what comes after
-        deployment?"), in the first list the last answer quoted; ``score(p, unit)`` gives each
-        item's cosine to the named step."""
+    def beside_match(self, topic: Topic, score, direction: int = 1) -> list[tuple[int, str]]:
+        """The item after (direction 1) or before (-1) the one that best matches what the learner
+        names ("what comes after deployment?"), in the first list the last answer quoted;
+        ``score(p, unit)`` gives each item's cosine to the named step."""
         found = self._quoted_list(topic)
         if found is None:
             return []
         p, unit, items = found
-        step = item_after(items, score(p, unit))
+        step = item_beside(items, score(p, unit), direction)
         return [(p, step)] if step else []
 
     def item(self, topic: Topic, nth: int) -> list[tuple[int, str]]:

@@ -117,10 +117,13 @@ def item_at(items: list[str], place: int | None) -> str | None:
     return items[place] if place is not None and len(items) >= 2 and -len(items) <= place < len(items) else None
 
 
-def item_after(items: list[str], scores: list[float]) -> str | None:
-    """The item after the one that scores best ("what comes after X?", each item's cosine to X)."""
-    step = max(range(len(scores)), key=scores.__getitem__) + 1 if scores else len(items)
-    return items[step] if step < len(items) else None
+def item_beside(items: list[str], scores: list[float], direction: int = 1) -> str | None:
+    """The item after (direction 1) or before (-1) the one that scores best ("what comes after
+    X?", each item's cosine to X)."""
+    if not scores:
+        return None
+    step = max(range(len(scores)), key=scores.__getitem__) + direction
+    return items[step] if 0 <= step < len(items) else None
 
 
 def split_units(text: str) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .compose import Composer
 from .conversation import Conversation, Topic
-from .query import content_words, sequence_anchor
+from .query import content_words, sequence_step
 
 GIST_PASSAGES = 5  # where "sum it up" looks beside what the last answer quoted
 STEP_NOUNS = {"step", "steps", "stage", "stages", "phase", "phases", "part", "parts", "one", "thing"}
@@ -25,16 +25,17 @@ class Moves:
     def blocks(self, move: str, text: str, topic: Topic) -> list[tuple[int, str]]:
         if move == "example":
             return self._example(text, topic)
-        if move == "next":
-            anchor = sequence_anchor(text)
+        if move in ("next", "before"):
+            sequence = sequence_step(text)
             blocks = []
             # "what comes after deployment?": after that item ("after that step?" names none)
-            if anchor and set(content_words(anchor)) - STEP_NOUNS:
-                vec = self._encode([self.retriever.normalize(anchor)])[0]
-                blocks = self.conversation.after_match(topic, lambda p, unit: self.retriever.pieces.items(p, unit, vec))
-            return blocks or self.conversation.next(topic)
-        if move == "before":
-            return self.conversation.before(topic)
+            if sequence and set(content_words(sequence[0])) - STEP_NOUNS:
+                vec = self._encode([self.retriever.normalize(sequence[0])])[0]
+                blocks = self.conversation.beside_match(
+                    topic, lambda p, unit: self.retriever.pieces.items(p, unit, vec), sequence[1])
+            if blocks:
+                return blocks
+            return self.conversation.next(topic) if move == "next" else self.conversation.before(topic)
         if move == "gist":
             return self._gist(topic)
         return self.conversation.more(topic)

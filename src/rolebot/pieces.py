@@ -133,9 +133,10 @@ class Pieces:
             self._common[doc] = common
         return common
 
-    def steps(self, passages: list[int], vec) -> np.ndarray:
-        """Each passage's best cosine over the list items another item follows (-1 for a passage
-        without one): where the X of "what comes after X?" can stand."""
+    def steps(self, passages: list[int], vec, direction: int = 1) -> np.ndarray:
+        """Each passage's best cosine over the list items another item follows (direction 1) or
+        precedes (-1); -1 for a passage without one: where the X of "what comes after X?" (or
+        "before X?") can stand."""
         d = self.data
         ps = np.asarray(passages, dtype="int64")
         best = np.full(len(ps), -1.0)
@@ -145,8 +146,12 @@ class Pieces:
         lengths = hi - lo
         rows = _spans(lo, lengths)
         # A list's items are consecutive pieces of one unit; any other unit is a single piece.
-        following = np.minimum(rows + 1, len(d.piece_unit) - 1)
-        followed = (rows + 1 < np.repeat(hi, lengths)) & (d.piece_unit[following] == d.piece_unit[rows])
+        if direction > 0:
+            beside = np.minimum(rows + 1, len(d.piece_unit) - 1)
+            followed = (rows + 1 < np.repeat(hi, lengths)) & (d.piece_unit[beside] == d.piece_unit[rows])
+        else:
+            beside = np.maximum(rows - 1, 0)
+            followed = (rows - 1 >= np.repeat(lo, lengths)) & (d.piece_unit[beside] == d.piece_unit[rows])
         if followed.any():
             owner = np.repeat(np.arange(len(ps)), lengths)
             np.maximum.at(best, owner[followed], d.piece_vectors[rows[followed]] @ vec)

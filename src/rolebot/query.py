@@ -149,27 +149,31 @@ def ordinal(question: str) -> int | None:
 
 # "What happens after the model is built?", "what's the next step after learning Python?", "and
 # after it's deployed?": the answer is the list item that follows the one the question names.
+# "What happens before deployment?", "what comes just before testing?": the one before it.
 AFTER = re.compile(
-    r"^\W*(?:(?:so|and|ok|okay)\W+)?(?:(?:what|which)\b[^?]*?\b(?:comes?|happens?|step|stage|follows?|next)\b[^?]*?"
-    r"|(?:and\s+|so\s+)?(?:right\s+|just\s+)?)\b(?:after|once)\s+(?P<anchor>[^?]{3,120}?)\W*$", re.I)
+    r"^\W*(?:(?:so|and|ok|okay)\W+)?(?:(?:what|which)\b[^?]*?\b(?:comes?|happens?|step|stage|follows?|next|is\s+done|goes\s+on)\b[^?]*?"
+    r"|(?:and\s+|so\s+)?(?:right\s+|just\s+)?)\b(?P<word>after|once|before|prior\s+to)\s+(?P<anchor>[^?]{3,120}?)\W*$", re.I)
 # A bare "after X?" (no "what"/"which" before it) asks for the next step only when X is a step,
 # not a question of its own ("after starting in DS how do I move to ML engineering").
 ASKS_WHAT = re.compile(r"^\W*(?:(?:so|and|ok|okay)\W+)?(what|which)\b", re.I)
 QUESTION_WORD = re.compile(r"\b(how|what|which|who|where|when|why|should|can|could|do|does|is|are)\b", re.I)
 NEXT_STEP = re.compile(r"(?:so\s+|then\s+)?(?:what|whats|what's)\b.{0,20}\b(?:next|then|happens|comes|follows)\b", re.I)
 ANCHOR_END = re.compile(r"\s*,\s*(?=(?:so\s+|then\s+)?(?:what|whats|what's|which|who|how)\b)", re.I)
+BEFORE = re.compile(r"^(before|prior\s+to)$", re.I)
 
 
-def sequence_anchor(question: str) -> str | None:
-    """The step a "what comes after X?" question names (X), or None."""
+def sequence_step(question: str) -> tuple[str, int] | None:
+    """The step a "what comes after X?" (or "… before X?") question names, and which way to go
+    from it (1 after, -1 before), or None."""
     m = AFTER.match(question)
     if not m:
         return None
+    direction = -1 if BEFORE.match(m["word"]) else 1
     anchor, *asked = ANCHOR_END.split(m["anchor"], maxsplit=1)  # "once it's checked, what's next?"
     if asked:  # what follows the comma is the question: the next step, or a question of its own
-        return anchor if NEXT_STEP.match(asked[0]) else None
+        return (anchor, direction) if direction == 1 and NEXT_STEP.match(asked[0]) else None
     bare = not ASKS_WHAT.match(question)
-    return None if bare and QUESTION_WORD.search(anchor) else anchor
+    return None if bare and QUESTION_WORD.search(anchor) else (anchor, direction)
 
 
 def asks_by_place(text: str) -> bool:

@@ -15,7 +15,7 @@ from . import lexical
 from .errors import IndexLoadError, QueryError
 from .knowledge import Passage, knowledge_files
 from .pieces import Pieces
-from .query import Speller, asks_for_names, expand_abbreviations, name_the_pair, scrub, sequence_anchor, title_pair
+from .query import Speller, asks_for_names, expand_abbreviations, name_the_pair, scrub, sequence_step, title_pair
 from .records import Hit
 from .wordlines import WordLines
 
@@ -43,10 +43,11 @@ NAMES_BONUS = 0.1
 # Engineers need to know statistics…?" matches only the question's form); shared among the
 # names when it names several. Chosen on the dev sets (README, "Answer quality").
 MENTION_BONUS = 0.05
-# For "what comes after X?" (query.sequence_anchor), what a passage gains per unit of cosine
-# between X and its best list item that another item follows: the answer is the next step of a
-# list, and a passage that only talks about X ("A Data Scientist focuses on … building models")
-# otherwise wins. Chosen on the dev sets (README, "Answer quality").
+# For "what comes after X?" (query.sequence_step), what a passage gains per unit of cosine
+# between X and its best list item that another item follows (precedes, for "before X?"): the
+# answer is the next step of a list, and a passage that only talks about X ("A Data Scientist
+# focuses on … building models") otherwise wins. Chosen on the dev sets (README, "Answer
+# quality").
 STEP_WEIGHT = 0.3
 DENSE_POOL = 64  # FAISS rows fetched per query before pooling by passage
 
@@ -182,12 +183,12 @@ class Retriever:
 
     def _answer_type(self, query: str, candidates: list[int]) -> np.ndarray:
         """What the candidates gain for holding the kind of answer the question asks for: the
-        thing it names (MENTION_BONUS), the step after the one it names (STEP_WEIGHT)."""
+        thing it names (MENTION_BONUS), the step after (or before) the one it names (STEP_WEIGHT)."""
         extra = MENTION_BONUS * self.pieces.mentions(candidates, query)
-        anchor = sequence_anchor(query)
-        if anchor:  # the composer encodes the same anchor next: the second call is a cache hit
-            step = self.embedder.encode_queries([self.normalize(anchor)])[0]
-            extra = extra + STEP_WEIGHT * np.maximum(self.pieces.steps(candidates, step), 0.0)
+        sequence = sequence_step(query)
+        if sequence:  # the composer encodes the same anchor next: the second call is a cache hit
+            anchor = self.embedder.encode_queries([self.normalize(sequence[0])])[0]
+            extra = extra + STEP_WEIGHT * np.maximum(self.pieces.steps(candidates, anchor, sequence[1]), 0.0)
         return extra
 
     def _fuse(self, query, vec, avec, sim_row, id_row, allowed) -> list[Scored]:
