@@ -157,7 +157,9 @@ def test_smalltalk(text, kind):
      ("salary of data scientists in india", None),  # a topic, not a remark: "the article doesn't cover that"
      ("it's ML or DS for me", None), ("tell me more", None), ("is that right?", None),
      ("data scientists do dashboards right", None), ("so they connected or totally separate things", None),
-     ("what does a data scientist look like day to day", None), ("does ML engineering sound hard", None)],
+     ("what does a data scientist look like day to day", None), ("does ML engineering sound hard", None),
+     # "what" after a discourse word opens the question; inside a clause it does not
+     ("so what they focus instead", None), ("and what they build", None), ("thats exactly what i needed", "remark")],
 )
 def test_remarks(text, kind):
     assert remark_kind(text) == kind

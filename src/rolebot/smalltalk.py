@@ -248,8 +248,10 @@ ASKING = re.compile(
     r"\b(what|whats|what's|wat|how|hows|how's|why|which|who|whom|whose|when|where|whether|tell|explain|describe|"
     r"list|show|give|compare|define|summari[sz]e|elaborate|clarify|recommend|suggest|know\s+(if|about|more)|"
     r"wonder(ing)?|curious|confirm|difference|differences|vs|versus|or|right|correct|please|pls|plz)\b", re.I)
-# "what" opening a clause inside a sentence ("not what i expected", "kinda what I thought") asks nothing.
-RELATIVE_WHAT = re.compile(r"(?<=\w )what (i|you|u|we|they|he|she)\b", re.I)
+# "what" opening a clause inside a sentence ("not what i expected", "kinda what I thought") asks
+# nothing; after a discourse word ("so what they focus instead") it opens the question.
+RELATIVE_WHAT = re.compile(r"(?<=\w )(?<!\bso )(?<!\band )(?<!\bbut )(?<!\bok )(?<!\bthen )(?<!\boh )(?<!\bokay )"
+                           r"what (i|you|u|we|they|he|she)\b", re.I)
 # A clause opened by an auxiliary asks, question mark or not ("i enjoy math, is DS good for me").
 ASKS_CLAUSE = re.compile(r"^\W*((but|and|so|ok|okay|lol|then)\s+)*(do|does|did|is|are|was|were|am|can|could|should|"
                          r"would|will|has|have|r)\b")
