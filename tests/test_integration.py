@@ -489,6 +489,15 @@ def test_a_step_question_after_a_list_of_steps_is_asked_beside_it(assistant):
     assert replies[3].kind == "answer" and "one person might handle both roles" in replies[3].text
 
 
+def test_them_after_a_question_about_these_two_jobs_means_the_two_roles(assistant):
+    """The last question named the pair by a group word ("these two jobs"): "them" is the two
+    roles, not that whole question (it was borrowed whole, and nested in the next rewrite)."""
+    history = [{"role": "user", "content": "why are these two jobs so hyped right now?"},
+               {"role": "assistant", "content": "Data Scientists spend most of their time experimenting with data. [1]"}]
+    pair = assistant.retriever.pair
+    assert assistant.resolve("why do ppl confuse them?", history) == f"why do people confuse them ({pair[0]} and {pair[1]})?"
+
+
 def test_what_comes_before_a_step_is_the_item_before_it(assistant):
     """The mirror of "what comes after X?", within the list the last answer quoted."""
     replies = _talk(assistant, ["how do the two roles actually work together on a project?",

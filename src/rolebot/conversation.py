@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from . import config
 from .facts import fact_kind
 from .knowledge import LIST_ITEM, item_at, item_beside, list_items
-from .query import (PRONOUN, ROLE, THING, asks_by_place, clean_text, content_words, is_fragment, names_a_role, resolve_follow_up,
-                    roles_named, sequence_step)
+from .query import (PRONOUN, ROLE, THING, asks_by_place, clean_text, content_words, is_fragment, name_the_pair, names_a_role,
+                    resolve_follow_up, roles_named, sequence_step)
 from .smalltalk import remark_kind, smalltalk_kind, strip_pleasantries
 
 # Words that, with no conversation yet, can only mean the two things a comparison compares.
@@ -179,6 +179,10 @@ class Conversation:
                 previous = topic.answered
             elif topic.subject and PRONOUN.search(text) and not names_a_role(previous):
                 previous = topic.subject
+        if previous and not names_a_role(previous):
+            # "why are these two jobs so hyped?" is about the pair: "them" after it means the two
+            # roles, not that whole question (whose own borrowed words would nest in the rewrite).
+            previous = name_the_pair(previous, self.pair)
         previous = previous[:MAX_BORROWED_CHARS] if previous else None
         return resolve_follow_up(text, previous)[: config.MAX_QUESTION_CHARS]
 
