@@ -240,7 +240,10 @@ def test_page_facts(text, kind):
      # phrasings of eval/dev-moves.jsonl (written blind)
      ("like what in real life?", "example"), ("then?", "next"), ("whats the reason", "more"), ("why tho", "more"),
      ("can u say it in 1 line", "gist"), ("so basically in one line?", "gist"), ("quick summary?", "gist"),
-     ("what is a data scientist then?", None), ("give me a summary of the article", None)],
+     ("what is a data scientist then?", None), ("give me a summary of the article", None),
+     # whether the last answer holds in practice is a question of its own, unless it asks for an example
+     ("but they're different in practice?", None), ("are they really distinct in real life?", None),
+     ("got an example of that in practice?", "example"), ("in practice?", "example"), ("is there a real world example?", "example")],
 )
 def test_follow_up_moves(text, move):
     assert move_of(text) == move

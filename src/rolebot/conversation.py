@@ -59,6 +59,10 @@ MOVES = {
                        r"meaning|what\s+do(es)?\s+(you|that|it)\s+mean|walk\s+me\s+(through|thru)(\s+(it|that))?|how\s+exactly|"
                        r"in\s+detail|break\s+(it|that)\s+down|(can\s+you\s+)?explain\s+(it|that)\s+(again|differently|simply))\W*$", re.I),
 }
+# "Are they different in practice?", "but it's the same in real life?": whether the last answer
+# holds in practice, a yes/no question of its own, unless it asks for an example in so many words.
+YES_NO = re.compile(r"^\W*((but|so|and|ok(ay)?)\W+)?(are|is|do|does|did|can|will|would|(they|it|that|this)(\s+(are|is)|'?re|'?s))\b", re.I)
+ASKS_EXAMPLE = re.compile(r"\b(examples?|instance|case|scenario|show\s+me|such\s+as|e\.?g|illustrat\w*|like\s+what)\b", re.I)
 # A clause that carries no request of its own, around a move ("meaning? elaborate pls").
 FILLER_CLAUSE = re.compile(r"^\W*(pls|please|plz|ok(ay)?|so|hmm+|um+|sorry|thanks|a\s+bit|bit|a\s+little)?\W*$", re.I)
 CLAUSE_END = re.compile(r"[?.!,;]+")
@@ -100,6 +104,8 @@ def move_of(text: str) -> str | None:
         return None
     for kind, pattern in MOVES.items():
         if pattern.search(text):
+            if kind == "example" and YES_NO.match(text) and not ASKS_EXAMPLE.search(text):
+                return None
             return kind
     return None
 
