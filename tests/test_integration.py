@@ -498,6 +498,16 @@ def test_them_after_a_question_about_these_two_jobs_means_the_two_roles(assistan
     assert assistant.resolve("why do ppl confuse them?", history) == f"why do people confuse them ({pair[0]} and {pair[1]})?"
 
 
+def test_a_misspelt_role_swaps_the_role(assistant):
+    """"ML enginer too?" after a question about data scientists asks it of ML engineers: the
+    role word is read through the speller (only role words: the rest stays as typed)."""
+    history = [{"role": "user", "content": "data scientist need statistic a lot?"},
+               {"role": "assistant", "content": "Data Scientists rely heavily on statistics for modeling and insights. [1]"}]
+    resolved = assistant.resolve("ML enginer too?", history)
+    assert "statistic" in resolved and "engineer" in resolved.lower() and "data scientist" not in resolved.lower(), resolved
+    assert assistant.conversation.spell_roles("whats differnce between ML enginer and DS") == "whats differnce between ML engineer and DS"
+
+
 def test_what_comes_before_a_step_is_the_item_before_it(assistant):
     """The mirror of "what comes after X?", within the list the last answer quoted."""
     replies = _talk(assistant, ["how do the two roles actually work together on a project?",

@@ -148,7 +148,7 @@ class Assistant:
 
     def resolve(self, question, history=None) -> str:
         """The self-contained question that will be searched (follow-ups rewritten)."""
-        text = strip_pleasantries(clean(question)[: config.MAX_QUESTION_CHARS])
+        text = self.conversation.spell_roles(strip_pleasantries(clean(question)[: config.MAX_QUESTION_CHARS]))
         return self.conversation.resolve(text, self.conversation.topic(history))
 
     # -- steps ------------------------------------------------------------------------
@@ -170,7 +170,7 @@ class Assistant:
         topic = self.conversation.topic(history)
         if fact:
             return self._fact(fact, topic, documents)
-        text = strip_pleasantries(text)
+        text = self.conversation.spell_roles(strip_pleasantries(text))
         move = move_of(text) if topic.question else None
         nth = ordinal(text) if topic.quoted and asks_by_place(text) else None
         if nth is not None:  # "n the last step": an item of the list just quoted, by its place

@@ -16,7 +16,7 @@ from . import config
 from .facts import fact_kind
 from .knowledge import LIST_ITEM, item_at, item_beside, list_items
 from .query import (PRONOUN, ROLE, THING, asks_by_place, clean_text, content_words, is_fragment, name_the_pair, names_a_role,
-                    resolve_follow_up, roles_named, sequence_step)
+                    resolve_follow_up, roles_named, sequence_step, WORD)
 from .smalltalk import remark_kind, smalltalk_kind, strip_pleasantries
 
 # Words that, with no conversation yet, can only mean the two things a comparison compares.
@@ -122,6 +122,10 @@ class Conversation:
         self.units = retriever.data.units
         self.pair = retriever.pair
         self.promotion = retriever.pieces.promotion
+        self.speller = retriever.speller
+        # The words that name the compared roles ("engineer", "scientist"): a misspelling of one
+        # ("ML enginer too?") is read as the role, or no role swap or pronoun finds it.
+        self._role_words = tuple(role.split()[-1].lower()[:6] for role in self.pair) if self.pair else ()
         self._lines: dict[str, tuple[int, int, int]] = {}
         for p, units in enumerate(self.units):
             for u, unit in enumerate(units):
@@ -165,7 +169,15 @@ class Conversation:
         """The self-contained question a user turn asks, or None for small talk and page facts."""
         if not text.strip() or smalltalk_kind(text) or fact_kind(text):
             return None
-        return self.resolve(strip_pleasantries(text), topic)
+        return self.resolve(self.spell_roles(strip_pleasantries(text)), topic)
+
+    def spell_roles(self, text: str) -> str:
+        """The text with any misspelt role word spelt right (other words left as typed)."""
+        def fix(m):
+            word = m.group(0)
+            right = self.speller.correct_word(word)
+            return right if right != word and right.lower().startswith(self._role_words) else word
+        return WORD.sub(fix, text) if self._role_words else text
 
     def resolve(self, text: str, topic: Topic) -> str:
         """The self-contained question a turn asks: the topic's own for a move ("an example?"),
