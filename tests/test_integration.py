@@ -518,7 +518,7 @@ def test_what_comes_before_a_step_is_the_item_before_it(assistant):
 def test_a_next_move_falls_back_to_the_first_cited_passage(assistant):
     """When nothing follows the last line of an answer's first paragraph (a runner-up passage's
     sentence at the end of its section), "what's next?" continues the first cited passage."""
-    conv, passages = assistant.conversation, assistant.retriever.passages
+    conv, passages = assistant.moves.walks, assistant.retriever.passages
     faq = next(i for i, p in enumerate(passages) if p.kind == "faq" and len(conv.units[i]) > 1)
     # The last line of the last passage whose section has nothing after it.
     end = max(i for i, p in enumerate(passages) if p.kind != "faq")

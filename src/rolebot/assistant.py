@@ -174,7 +174,7 @@ class Assistant:
         move = move_of(text) if topic.question else None
         nth = ordinal(text) if topic.quoted and asks_by_place(text) else None
         if nth is not None:  # "n the last step": an item of the list just quoted, by its place
-            blocks = self.conversation.item(topic, nth)
+            blocks = self.moves.walks.item(topic, nth)
             if blocks:
                 return self.replies.quote(blocks, note, query=topic.question, confidence=1.0, rows=[])
         if move:

@@ -1,13 +1,14 @@
 """Follow-up moves carried out against the index: "an example?", "what's next?", "and right
 before that?", "tell me more", "sum it up in one line". Which passages to search and which
-lines to quote; the conversation's state and its list walking live in conversation.py, how the
-quote reads in replies.py.
+lines to quote; the conversation's state lives in conversation.py, its walk through the
+article in walks.py, how the quote reads in replies.py.
 """
 
 from __future__ import annotations
 
 from .compose import Composer
 from .conversation import Conversation, Topic
+from .walks import Walks
 from .query import content_words, sequence_step
 
 GIST_PASSAGES = 5  # where "sum it up" looks beside what the last answer quoted
@@ -20,6 +21,7 @@ class Moves:
     def __init__(self, retriever, conversation: Conversation, composer: Composer):
         self.retriever = retriever
         self.conversation = conversation
+        self.walks = Walks(retriever, conversation)
         self.composer = composer
 
     def blocks(self, move: str, text: str, topic: Topic) -> list[tuple[int, str]]:
@@ -31,20 +33,20 @@ class Moves:
             # "what comes after deployment?": after that item ("after that step?" names none)
             if sequence and set(content_words(sequence[0])) - STEP_NOUNS:
                 vec = self._encode([self.retriever.normalize(sequence[0])])[0]
-                blocks = self.conversation.beside_match(
+                blocks = self.walks.beside_match(
                     topic, lambda p, unit: self.retriever.pieces.items(p, unit, vec), sequence[1])
             if blocks:
                 return blocks
-            return self.conversation.next(topic) if move == "next" else self.conversation.before(topic)
+            return self.walks.next(topic) if move == "next" else self.walks.before(topic)
         if move == "gist":
             return self._gist(topic)
-        return self.conversation.more(topic)
+        return self.walks.more(topic)
 
     def _encode(self, texts: list[str]):
         return self.retriever.embedder.encode_queries(texts)
 
     def _example(self, text: str, topic: Topic) -> list[tuple[int, str]]:
-        within = self.conversation.example(topic)
+        within = self.walks.example(topic)
         if not within:
             return []
         # The section names the subject ("What Is an ML Engineer?"); the old question would
@@ -76,4 +78,4 @@ class Moves:
             cosines = self.retriever.pieces.units([p], vectors[1])[0][0]
             return [None if "\n" in unit or unit.lstrip().startswith("-") else c for unit, c in zip(units[p], cosines)]
 
-        return self.conversation.gist(topic, found, score)
+        return self.walks.gist(topic, found, score)
