@@ -508,6 +508,21 @@ def test_a_misspelt_role_swaps_the_role(assistant):
     assert assistant.conversation.spell_roles("whats differnce between ML enginer and DS") == "whats differnce between ML engineer and DS"
 
 
+def test_a_role_named_by_half_its_name_is_named_whole(assistant):
+    """"The engineer", "the engineering one", "the ml guys": the role of the pair that half names,
+    so a role swap or a pronoun finds it ("and the ml guys?" was asked about data scientists)."""
+    read = assistant.conversation.spell_roles
+    assert read("or is that the engineer") == "or is that the ML engineer"
+    assert read("only the engineering one?") == "only the ML engineering one?"
+    assert read("and the ml guys?") == "and the ML Engineers?"
+    assert read("what does the scientist do") == "what does the Data scientist do"
+    for text in ("the ML engineer builds", "software engineering concepts", "the data pipeline"):
+        assert read(text) == text
+    history = [{"role": "user", "content": "what do data scientists produce?"},
+               {"role": "assistant", "content": "Data Scientist Output: Insights, reports, dashboards, and trained models [1]"}]
+    assert "data scientist" not in assistant.resolve("and the ml guys?", history).lower()
+
+
 def test_what_comes_before_a_step_is_the_item_before_it(assistant):
     """The mirror of "what comes after X?", within the list the last answer quoted."""
     replies = _talk(assistant, ["how do the two roles actually work together on a project?",

@@ -121,6 +121,7 @@ class Conversation:
         # The words that name the compared roles ("engineer", "scientist"): a misspelling of one
         # ("ML enginer too?") is read as the role, or no role swap or pronoun finds it.
         self._role_words = tuple(role.split()[-1].lower()[:6] for role in self.pair) if self.pair else ()
+        self._half_names = _half_names(self.pair)
         self._lines: dict[str, tuple[int, int, int]] = {}
         for p, units in enumerate(self.units):
             for u, unit in enumerate(units):
@@ -167,12 +168,17 @@ class Conversation:
         return self.resolve(self.spell_roles(strip_pleasantries(text)), topic)
 
     def spell_roles(self, text: str) -> str:
-        """The text with any misspelt role word spelt right (other words left as typed)."""
+        """The text with any misspelt role word spelt right (other words left as typed), and a
+        role named by half its name named whole ("the engineer" -> "the ML engineer", "the ml
+        guys" -> "the ML Engineers")."""
         def fix(m):
             word = m.group(0)
             right = self.speller.correct_word(word)
             return right if right != word and right.lower().startswith(self._role_words) else word
-        return WORD.sub(fix, text) if self._role_words else text
+        text = WORD.sub(fix, text) if self._role_words else text
+        for pattern, whole in self._half_names:
+            text = pattern.sub(whole, text)
+        return text
 
     def resolve(self, text: str, topic: Topic) -> str:
         """The self-contained question a turn asks: the topic's own for a move ("an example?"),
@@ -229,6 +235,28 @@ class Conversation:
             return False
         quoted = {w.lower() for w in content_words(self.quoted_text(topic))}
         return all(w.lower() in quoted for w in asked)
+
+# Who a role is when named by its first word: "the ml guys", "the data folks", "the data side".
+PEOPLE = r"(guys?|folks?|people|persons?|side|ones?|crowd|camp)"
+
+
+def _half_names(pair) -> list[tuple[re.Pattern, object]]:
+    """For a pair of roles whose last words differ ("ML Engineer", "Data Scientist"): each role
+    named by its last word alone after "the" ("the engineer does", "the engineering one", "the
+    scientist") or by its first words and a word for people ("the ml guys"), and what it becomes."""
+    if not pair or len({role.split()[-1].lower()[:6] for role in pair}) < 2:
+        return []
+    out = []
+    for role in pair:
+        *first, last = role.split()
+        if not first:
+            continue
+        root = re.sub(r"(tist|ist|er|or|ian)s?$", "", last, flags=re.I)
+        lead = " ".join(first)
+        out.append((re.compile(rf"\b(the|that|this)\s+(?={re.escape(root)}\w*\b)", re.I), rf"\1 {lead} "))
+        out.append((re.compile(rf"\b(the|that|this)\s+{re.escape(lead)}\s+{PEOPLE}\b", re.I), rf"\1 {role}s"))
+    return out
+
 
 def in_context(text: str, question: str) -> str:
     """A turn that asks nothing on its own, asked beside the conversation's last question."""
