@@ -216,7 +216,10 @@ def test_pleasantries_before_a_question_are_dropped():
      ("which company hires the most ML engineers?", None), ("what does the article say about the skills of a DS?", None),
      ("what is an MLOps engineer job title?", None),
      ("i keep seeing 'machine learning engineer' on linkedin job posts, what does that title actually mean", None),
-     ("is ML engineer a senior title?", None), ("what is the title of this job post article?", "title")],
+     ("is ML engineer a senior title?", None), ("what is the title of this job post article?", "title"),
+     # "writes" is a word of its own, not a slip for "writer"; "who wrote the …" asks of a page only
+     ("which role writes more code?", None), ("who writes the production code?", None), ("who made the model?", None),
+     ("who wrote the article?", "author"), ("who published the post?", "author")],
 )
 def test_page_facts(text, kind):
     assert fact_kind(text) == kind

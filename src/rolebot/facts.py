@@ -23,7 +23,7 @@ _PUBLISHER = r"(company|companies|organi[sz]ations?|org|publisher|firm|brand|tea
 PATTERNS = {
     "author": re.compile(
         r"\bwho\s*('?s|is|was)?\s*(the\s+)?(author|writer)\b|\bauthor\b|\bwriter\b|\bwritten\s+by\b|\bwho\s+(wrote|writes|authored|"
-        r"published|made|created|penned)\s+(this|it|the)\b|\bwho\s+(is|was)\s+(behind|responsible for)\s+(this|it)\b|"
+        r"published|made|created|penned)\s+(this|it|" + _PAGE + r")\b|\bwho\s+(is|was)\s+(behind|responsible for)\s+(this|it)\b|"
         r"\bwho\s+(wrote|published|made|created)\s*\??$|\bwhose\s+" + _PAGE + r"|"
         r"\bwho\s+(actually|really|originally)\s+(wrote|published|made|created)\b|\bwho\s*('?s|is|was)\s+" + _PAGE + r"\s+(written\s+)?by\b|\bwho\s+(updated|edited|maintains)\s+(this|it|the)\b|\bby\s+whom\b|\bpublisher\b|"
         r"\b(which|what)\s+" + _PUBLISHER + r"\s+(published|wrote|made|created|owns|posted|is\s+behind|was\s+behind)\s+(this|it|the)\b|"
@@ -83,6 +83,7 @@ FACT_WORDS = ("author", "writer", "written", "wrote", "published", "publish", "p
               "organization", "company", "about", "cover", "heading")
 SPOKEN = {"dis": "this", "da": "the", "wen": "when", "wat": "what", "wut": "what", "abt": "about", "bout": "about"}
 _WORD = re.compile(r"[A-Za-z]+")
+INFLECTION = re.compile(r"(e?s|ed|er|ers|ing)$")
 
 
 def _respelled(text: str) -> str:
@@ -94,10 +95,16 @@ def _respelled(text: str) -> str:
         if len(low) < 4 or low in FACT_WORDS or low in STOPWORDS:  # "there" is not "where"
             return word
         match = process.extractOne(low, FACT_WORDS, scorer=OSA.distance, score_cutoff=1)
-        if not match or abs(len(match[0]) - len(low)) > 1 or match[0].startswith(low) or low.startswith(match[0]):
-            return word  # "write" is a word of its own, not a slip for "writer"
+        if (not match or abs(len(match[0]) - len(low)) > 1 or match[0].startswith(low) or low.startswith(match[0])
+                or _base(low) == _base(match[0])):
+            return word  # "write" and "writes" are words of their own, not slips for "writer"
         return match[0]
     return _WORD.sub(fix, text)
+
+
+def _base(word: str) -> str:
+    """A word without its inflection ("writes", "writer" -> "writ")."""
+    return INFLECTION.sub("", word)
 
 
 @functools.lru_cache(maxsize=4096)
