@@ -219,7 +219,10 @@ def test_pleasantries_before_a_question_are_dropped():
      ("is ML engineer a senior title?", None), ("what is the title of this job post article?", "title"),
      # "writes" is a word of its own, not a slip for "writer"; "who wrote the …" asks of a page only
      ("which role writes more code?", None), ("who writes the production code?", None), ("who made the model?", None),
-     ("who wrote the article?", "author"), ("who published the post?", "author")],
+     ("who wrote the article?", "author"), ("who published the post?", "author"),
+     # the author or title of something else
+     ("tell me about the author of pandas", None), ("what's the title of a data scientist's main report?", None),
+     ("who updated the model?", None), ("author of the article?", "author"), ("whats the title of it", "title")],
 )
 def test_page_facts(text, kind):
     assert fact_kind(text) == kind

@@ -25,7 +25,7 @@ PATTERNS = {
         r"\bwho\s*('?s|is|was)?\s*(the\s+)?(author|writer)\b|\bauthor\b|\bwriter\b|\bwritten\s+by\b|\bwho\s+(wrote|writes|authored|"
         r"published|made|created|penned)\s+(this|it|" + _PAGE + r")\b|\bwho\s+(is|was)\s+(behind|responsible for)\s+(this|it)\b|"
         r"\bwho\s+(wrote|published|made|created)\s*\??$|\bwhose\s+" + _PAGE + r"|"
-        r"\bwho\s+(actually|really|originally)\s+(wrote|published|made|created)\b|\bwho\s*('?s|is|was)\s+" + _PAGE + r"\s+(written\s+)?by\b|\bwho\s+(updated|edited|maintains)\s+(this|it|the)\b|\bby\s+whom\b|\bpublisher\b|"
+        r"\bwho\s+(actually|really|originally)\s+(wrote|published|made|created)\b|\bwho\s*('?s|is|was)\s+" + _PAGE + r"\s+(written\s+)?by\b|\bwho\s+(updated|edited|maintains)\s+(this|it|" + _PAGE + r")\b|\bby\s+whom\b|\bpublisher\b|"
         r"\b(which|what)\s+" + _PUBLISHER + r"\s+(published|wrote|made|created|owns|posted|is\s+behind|was\s+behind)\s+(this|it|the)\b|"
         r"\b" + _PUBLISHER + r"\s+(is\s+|was\s+)?behind\s+" + _PAGE, re.I),
     "date": re.compile(
@@ -72,6 +72,10 @@ OTHER_DATE = re.compile(r"\b(?!(?:publication|publish|published|publishing|updat
                         r"article|page|blog|last|latest|the|its|this|that|a|an|what|which|whats|what's|of|on|is|to|up|current|"
                         r"creation|created|written|writing|original)\b)"
                         r"[a-z]+\s+dates?\b", re.I)
+# The author or title of something else: "the author of pandas", "the title of a data
+# scientist's main report". The page's own is asked of the page, or of nothing named.
+OF_SOMETHING_ELSE = re.compile(r"\b(author|writer|title|heading|publisher)\s+of\s+(?!(this|it|that|" + _PAGE + r")\b)"
+                               r"(an?\s+|the\s+)?[a-z]", re.I)
 JOB_TITLE = re.compile(r"\b(jobs?|postings?|posts\s+on|linkedin|resumes?|cvs?|careers?|positions?|roles?|hiring|recruiters?|"
                        r"companies|employers?|seniority|senior|junior|promoted|promotion)\b", re.I)
 
@@ -117,6 +121,8 @@ def fact_kind(text: str) -> str | None:
             if kind == "title" and JOB_TITLE.search(text) and not PAGE_WORD.search(text):
                 continue
             if kind == "date" and OTHER_DATE.search(text) and not PAGE_WORD.search(text):
+                continue
+            if kind in ("author", "title") and OF_SOMETHING_ELSE.search(text) and not PAGE_WORD.search(text):
                 continue
             return kind
     return None
