@@ -523,6 +523,14 @@ def test_a_role_named_by_half_its_name_is_named_whole(assistant):
     assert "data scientist" not in assistant.resolve("and the ml guys?", history).lower()
 
 
+def test_a_bare_when_after_a_page_fact_asks_the_pages_date(assistant):
+    """"when?" right after "who wrote this article?" asks when the page was written; after a
+    question about the article's content it is no page fact."""
+    replies = _talk(assistant, ["who wrote this article?", "when?", "what does a data scientist do?", "when?"])
+    assert "KnowledgeHut" in replies[0].text and "2026-04-07" in replies[1].text
+    assert "2026-04-07" not in replies[3].text
+
+
 def test_what_comes_before_a_step_is_the_item_before_it(assistant):
     """The mirror of "what comes after X?", within the list the last answer quoted."""
     replies = _talk(assistant, ["how do the two roles actually work together on a project?",

@@ -228,6 +228,15 @@ def test_page_facts(text, kind):
     assert fact_kind(text) == kind
 
 
+@pytest.mark.parametrize("text, kind", [("when?", "date"), ("and who?", "author"), ("where from?", "source"),
+                                         ("ok, what year then?", "date"), ("which company?", "author"),
+                                         ("when should i start?", None), ("who deploys the model?", None)])
+def test_a_bare_when_after_a_page_fact_asks_another(text, kind):
+    from rolebot.facts import fact_ellipsis
+
+    assert fact_ellipsis(text) == kind
+
+
 @pytest.mark.parametrize(
     "text, move",
     [("an example?", "example"), ("show me a concrete case", "example"), ("tell me more", "more"), ("how come?", "more"),

@@ -17,7 +17,7 @@ from . import config
 from .compose import Composer
 from .confidence import ABSTAIN_THRESHOLD, Confidence
 from .conversation import Conversation, Topic, in_context, message_text, move_of
-from .facts import fact_answer, fact_kind
+from .facts import fact_answer
 from .lru import LRU
 from .moves import Moves
 from .query import asks_by_place, clean_text, content_words, is_fragment, ordinal, points_back, sequence_step
@@ -166,8 +166,8 @@ class Assistant:
         kind = smalltalk_kind(text)
         if kind:
             return self.replies.smalltalk(kind)
-        fact = fact_kind(text)
         topic = self.conversation.topic(history)
+        fact = self.conversation.page_fact(text, topic.fact)
         if fact:
             return self._fact(fact, topic, documents)
         text = self.conversation.spell_roles(strip_pleasantries(text))

@@ -10,10 +10,10 @@ since every answer quotes the article word for word.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import config
-from .facts import fact_kind
+from .facts import fact_ellipsis, fact_kind
 from .knowledge import LIST_ITEM
 from .query import (PRONOUN, ROLE, THING, asks_by_place, clean_text, content_words, is_fragment, name_the_pair, names_a_role,
                     resolve_follow_up, sequence_step, WORD)
@@ -80,6 +80,7 @@ class Topic:
     # could not answer and that named none ("should I learn AWS or Azure first?").
     subject: str | None = None
     answered: str | None = None  # the last question the article answered: what "that" means after a refused turn
+    fact: str | None = None  # the page fact the last turn asked for ("who wrote this?"): "when?" then asks another
 
     @property
     def passages(self) -> list[int]:
@@ -131,14 +132,15 @@ class Conversation:
                         self._lines.setdefault(key, (p, u, n))
 
     def topic(self, history) -> Topic:
-        topic, pending, before, said = Topic(), None, Topic(), ""
+        topic, pending, before, said, fact = Topic(), None, Topic(), "", None
         if not isinstance(history, (list, tuple)):
             return topic
         for message in [m for m in history[-2 * config.MAX_HISTORY_TURNS :] if isinstance(m, dict)]:
             text = message_text(message.get("content", ""))
             if message.get("role") == "user":
                 said = clean_text(text)[: config.MAX_QUESTION_CHARS]
-                pending = self._question(said, topic)
+                fact = self.page_fact(said, fact)
+                pending = None if fact else self._question(said, topic)
                 if (pending and topic.question and pending != topic.question
                         and (is_fragment(pending) or topic.quoted and sequence_step(pending))):
                     # "in a startup tho?" is about the last question: the next turn's topic says so.
@@ -159,7 +161,13 @@ class Conversation:
                 topic = Topic(pending, quoted, self.locate(text.split("\n\n")[0]), subject,
                               pending if quoted else topic.answered)
                 pending = None
-        return topic
+        return replace(topic, fact=fact) if fact else topic
+
+    @staticmethod
+    def page_fact(text: str, previous: str | None = None) -> str | None:
+        """Which fact about the page a turn asks for: in its own words, or as a bare "when?"
+        right after another question about the page (``previous``, that question's kind)."""
+        return fact_kind(text) or (fact_ellipsis(text) if previous else None)
 
     def _question(self, text: str, topic: Topic) -> str | None:
         """The self-contained question a user turn asks, or None for small talk and page facts."""

@@ -106,6 +106,24 @@ def _respelled(text: str) -> str:
     return _WORD.sub(fix, text)
 
 
+# Right after a question about the page, a bare "when?", "and who?", "where from?" asks the
+# same of it: its date, its author, its source.
+ELLIPSIS = re.compile(r"^\W*(?:(?:and|so|ok|okay|also)\W+)?(?P<asked>when|what\s+year|what\s+date|who|by\s+whom|where|"
+                      r"where\s+from|from\s+where|which\s+(?:company|site|website|blog)|what\s+(?:company|site|website|blog))"
+                      r"(?:\W+(?:then|too|exactly|though|tho|again))?\W*$", re.I)
+ELLIPSIS_KINDS = {"when": "date", "what year": "date", "what date": "date", "who": "author", "by whom": "author",
+                  "where": "source", "where from": "source", "from where": "source"}
+
+
+def fact_ellipsis(text: str) -> str | None:
+    """The page fact a bare "when?" or "who?" asks for, said right after a question about the page."""
+    m = ELLIPSIS.match(text)
+    if not m:
+        return None
+    asked = " ".join(m["asked"].lower().split())
+    return ELLIPSIS_KINDS.get(asked) or ("author" if asked.split()[-1] == "company" else "source")
+
+
 def _base(word: str) -> str:
     """A word without its inflection ("writes", "writer" -> "writ")."""
     return INFLECTION.sub("", word)
