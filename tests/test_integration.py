@@ -531,6 +531,17 @@ def test_a_bare_when_after_a_page_fact_asks_the_pages_date(assistant):
     assert "2026-04-07" not in replies[3].text
 
 
+def test_a_sentence_that_opens_two_lists_is_never_quoted_alone(assistant):
+    """"Which role fits me?" matches the section's opening sentence best ("Choosing between these
+    roles depends on your interests and strengths."), which alone says nothing: the lists it
+    opens follow, both halves of the pair, the one nearer the question first."""
+    general = assistant.answer("which role fits me?").text
+    assert "Choose Data Scientist if you:" in general and "Choose ML Engineer if you:" in general, general
+    targeted = assistant.answer("which role is better if i like building apis").text
+    assert targeted.index("Choose ML Engineer if you:") < targeted.index("Choose Data Scientist if you:"), targeted
+    assert len(general) <= 600 and len(targeted) <= 600
+
+
 def test_what_comes_before_a_step_is_the_item_before_it(assistant):
     """The mirror of "what comes after X?", within the list the last answer quoted."""
     replies = _talk(assistant, ["how do the two roles actually work together on a project?",

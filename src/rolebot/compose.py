@@ -98,6 +98,9 @@ class Composer:
             if (second.fused >= best.fused - SECOND_PASSAGE_MARGIN and room > 80 and second.passage not in {p for p, _ in picked}
                     and not self.retriever.pieces.promotion.whole([second.passage])[0]):
                 picked += self._blocks(second, vec, room, best_only=True)
+        for half in self._promised_lists(best.passage, picked, vec):
+            if half not in picked and _size(picked) + len(half[1]) <= MAX_ANSWER_CHARS:
+                picked.append(half)
         return picked
 
     def _introduced_list(self, p: int) -> tuple[int, str] | None:
@@ -115,6 +118,23 @@ class Composer:
             return None
         first = self.retriever.data.units[following][:1]
         return (following, first[0]) if first and LIST_ITEM.match(first[0]) else None
+
+    def _promised_lists(self, p: int, picked, vec) -> list[tuple[int, str]]:
+        """The lists an answer that leads with a passage's opening sentence ("Choosing between
+        these roles depends on your interests and strengths.") promises: the list after it, and
+        the other half of the pair when that list has one ("Choose Data Scientist if you: …",
+        "Choose ML Engineer if you: …" in the next passage), the half nearer the question first.
+        Quoted alone, the sentence reads as the answer and says nothing."""
+        units = self.retriever.data.units[p]
+        if len(units) < 2 or picked[:1] != [(p, units[0])] or _is_list(units[0]) or not _is_list(units[1]):
+            return []
+        lists = [(p, units[1])]
+        following = p + 1
+        if following < len(self.passages) and self.passages[following].section == self.passages[p].section:
+            first = self.retriever.data.units[following][:1]
+            if first and _is_list(first[0]) and _same_lead_in(units[1], first[0]):
+                lists.append((following, first[0]))
+        return sorted(lists, key=lambda half: -max(self.retriever.pieces.items(half[0], half[1], vec), default=-1.0))
 
     def _definition_lead(self, question: str, rows) -> list[tuple[int, str]]:
         if not is_definition(question):
@@ -223,6 +243,20 @@ def _cohesive(units: list[str], chosen: list[int], budget: int) -> list[int]:
             out.append(pair)
             size += len(units[pair])
     return out
+
+
+def _same_lead_in(a: str, b: str) -> bool:
+    """Two lists introduced alike, each for its role ("Choose Data Scientist if you:", "Choose ML
+    Engineer if you:"; "Data Scientist Skills", "ML Engineer Skills"): lead-in lines that read the
+    same with the role names taken out."""
+    if LIST_ITEM.match(a) or LIST_ITEM.match(b):
+        return False
+    x, y = (" ".join(ROLE.sub(" ", unit.split("\n")[0]).lower().split()) for unit in (a, b))
+    return bool(x) and x == y and ROLE.search(a.split("\n")[0]) is not None
+
+
+def _is_list(unit: str) -> bool:
+    return any(LIST_ITEM.match(line) for line in unit.split("\n"))
 
 
 def _nth_item(unit: str, nth: int | None) -> str:
