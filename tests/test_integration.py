@@ -542,6 +542,15 @@ def test_a_sentence_that_opens_two_lists_is_never_quoted_alone(assistant):
     assert len(general) <= 600 and len(targeted) <= 600
 
 
+def test_a_follow_up_that_names_its_own_subject_asks_it_of_the_pair(assistant):
+    """"and the differences?" after "what are the similarities?" (a question that named no role)
+    asks the differences of the two roles: borrowed whole, the last question's "similarities"
+    brought its own answer back."""
+    replies = _talk(assistant, ["what are the similarities?", "and the differences?"])
+    assert "overlaps" in replies[0].text and "overlaps" not in replies[1].text.split("[1]")[0], replies[1].text[:200]
+    assert "difference" in replies[1].text.split("[1]")[0].lower()
+
+
 def test_what_comes_before_a_step_is_the_item_before_it(assistant):
     """The mirror of "what comes after X?", within the list the last answer quoted."""
     replies = _talk(assistant, ["how do the two roles actually work together on a project?",

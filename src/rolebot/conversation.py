@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from . import config
 from .facts import fact_ellipsis, fact_kind
 from .knowledge import LIST_ITEM
-from .query import (PRONOUN, ROLE, THING, asks_by_place, clean_text, content_words, is_fragment, name_the_pair, names_a_role,
+from .query import (ASKS, FOLLOW_UP_START, POINTING_NOUNS, PRONOUN, ROLE, THING, asks_by_place, clean_text, content_words, is_fragment, name_the_pair, names_a_role,
                     resolve_follow_up, sequence_step, WORD)
 from .smalltalk import remark_kind, smalltalk_kind, strip_pleasantries
 
@@ -210,8 +210,20 @@ class Conversation:
             # "why are these two jobs so hyped?" is about the pair: "them" after it means the two
             # roles, not that whole question (whose own borrowed words would nest in the rewrite).
             previous = name_the_pair(previous, self.pair)
+            if (self.pair and not names_a_role(previous) and not names_a_role(text) and FOLLOW_UP_START.match(text)
+                    and not (PRONOUN.search(text) or THING.search(text)) and self._names_a_subject(text)):
+                # "and the differences?" after "what are the similarities?": a subject of its own,
+                # asked of what the article compares, not beside the question it follows.
+                previous = f"{self.pair[0]} and {self.pair[1]}"
         previous = previous[:MAX_BORROWED_CHARS] if previous else None
         return resolve_follow_up(text, previous)[: config.MAX_QUESTION_CHARS]
+
+    @staticmethod
+    def _names_a_subject(text: str) -> bool:
+        """"and the differences?", "what about tools?": a subject after the follow-up's opening
+        words, and no question of its own ("and who talks to the business folks?")."""
+        body = FOLLOW_UP_START.sub("", text).strip(" ,.?!")
+        return not ASKS.match(body) and any(w.lower() not in POINTING_NOUNS for w in content_words(body))
 
     def locate(self, reply: str) -> tuple[tuple[int, int, int], ...]:
         """The article lines a reply quoted, in the order it quoted them: each line, sentence
