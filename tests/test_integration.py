@@ -551,6 +551,14 @@ def test_a_follow_up_that_names_its_own_subject_asks_it_of_the_pair(assistant):
     assert "difference" in replies[1].text.split("[1]")[0].lower()
 
 
+def test_which_is_easier_asks_which_of_the_two(assistant):
+    """"Which is easier?" with no role named asks which of the two the article compares, opening a
+    conversation or after a refused turn ("which pays better?"); it was refused both ways."""
+    assert "beginner-friendly" in assistant.answer("which is easier?").text
+    replies = _talk(assistant, ["whats a data scientist", "which pays better?", "ok whatever, which is harder?"])
+    assert replies[1].kind == "not_found" and "beginner" in replies[2].text, replies[2].text[:200]
+
+
 def test_what_comes_before_a_step_is_the_item_before_it(assistant):
     """The mirror of "what comes after X?", within the list the last answer quoted."""
     replies = _talk(assistant, ["how do the two roles actually work together on a project?",

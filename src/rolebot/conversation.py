@@ -23,6 +23,9 @@ from .smalltalk import remark_kind, smalltalk_kind, strip_pleasantries
 THE_PAIR = re.compile(r"\b(they|them|their|theirs|each\s+one|each\s+of\s+them|both\s+of\s+them|either\s+one)\b", re.I)
 # A question about how things differ, and the words with which it names what it compares itself.
 DIFFERENCE = re.compile(r"\b(difference|differences|differ|diff|distinction|compare|comparison|versus|vs)\b", re.I)
+# "Which is easier?", "which one's more fun?": which of the two, asked with no role named.
+WHICH_IS_MORE = re.compile(r"\bwhich(\s+one)?\s*('?s|\s+is)\s+(more|less|better|worse|[a-z]+ier|harder|tougher|cooler|safer|"
+                           r"simpler|faster|longer|shorter|bigger|smaller)\b", re.I)
 NAMES_ITS_OWN = re.compile(r"\b(between|than|and|or)\b", re.I)
 MAX_BORROWED_CHARS = 300  # what a follow-up may take from the history: one question, capped
 MIN_LINE_CHARS = 20  # shorter lines ("Python", "- SQL") are too common to tell where a reply came from
@@ -193,6 +196,9 @@ class Conversation:
         else the text with its follow-up rewritten against the topic."""
         if topic.question and (move_of(text) or topic.quoted and asks_by_place(text)):
             return topic.question  # "an example?", "who does the first step?": still the same topic
+        if self.pair and not names_a_role(text) and WHICH_IS_MORE.search(text) and not NAMES_ITS_OWN.search(text):
+            # Which of the two the article compares, opening a conversation or in the middle of one.
+            return f"{text.rstrip(' ?.!')} ({self.pair[0]} or {self.pair[1]})?"[: config.MAX_QUESTION_CHARS]
         if not topic.question and self.pair and not names_a_role(text) and (
                 THE_PAIR.search(text) or DIFFERENCE.search(text) and not NAMES_ITS_OWN.search(text)):
             # An opening "what do they have in common?" can only mean the two roles the article
