@@ -557,6 +557,10 @@ def test_which_is_easier_asks_which_of_the_two(assistant):
     assert "beginner-friendly" in assistant.answer("which is easier?").text
     replies = _talk(assistant, ["whats a data scientist", "which pays better?", "ok whatever, which is harder?"])
     assert replies[1].kind == "not_found" and "beginner" in replies[2].text, replies[2].text[:200]
+    # Named, the pair lifts any "which is …er?": what the article declares it lacks still counts,
+    # in an irregular form too ("paid" is "pay", declared in the front matter's not_covered).
+    for question in ("which is better paid?", "are ML engineers paid more?"):
+        assert assistant.answer(question).kind == "not_found", question
 
 
 def test_what_comes_before_a_step_is_the_item_before_it(assistant):

@@ -21,6 +21,10 @@ NOT_A_ROLE_WORD = STOPWORDS | {"senior", "junior", "lead", "principal", "staff",
 # A question that weighs one thing against another.
 WEIGHS = re.compile(r"\b(better|worse|easier|harder|best|than|versus|vs\.?|difference\s+between|differ|compared?|"
                     r"prefer\w*|first|pick|choose|which\s+(one|is|should))\b", re.I)
+# English verbs whose past forms no stemmer brings back to them ("which is better paid?").
+IRREGULAR = {"paid": "pay", "earnt": "earn", "spent": "spend", "bought": "buy", "sold": "sell", "taught": "teach",
+             "thought": "think", "sought": "seek", "hired": "hire", "left": "leave", "got": "get", "gotten": "get",
+             "made": "make", "won": "win", "lost": "lose", "met": "meet", "held": "hold", "kept": "keep"}
 NEAR = 4  # words apart in the question: "power bi better than tableau"
 MAX_SUFFIX_CHARS = 2  # "salaries" for "salary", "earns" for "earn"; not "marketing" for "market"
 # Words of a not-covered entry that say how, not what ("how specific algorithms … work",
@@ -71,7 +75,9 @@ class Scope:
     def _declares(self, word: str, doc: str) -> bool:
         """Whether a question's word is one of the document's declared not-covered words: the same
         stem, not grown by a suffix that makes another word ("marketing" is not "the job market",
-        "demanding" is not "demand"; "salaries" is "salary"; "enroll" is "enrollment")."""
+        "demanding" is not "demand"; "salaries" is "salary"; "enroll" is "enrollment"). An
+        irregular form counts as its verb ("better paid" is "pay")."""
+        word = IRREGULAR.get(word.lower(), word)
         forms = self.declared.get(doc, {}).get(self.retriever.stem(word))
         return bool(forms) and min(len(word) - len(f) for f in forms) <= MAX_SUFFIX_CHARS
 
