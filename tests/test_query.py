@@ -258,7 +258,9 @@ def test_a_bare_when_after_a_page_fact_asks_another(text, kind):
      ("what is a data scientist then?", None), ("give me a summary of the article", None),
      # whether the last answer holds in practice is a question of its own, unless it asks for an example
      ("but they're different in practice?", None), ("are they really distinct in real life?", None),
-     ("got an example of that in practice?", "example"), ("in practice?", "example"), ("is there a real world example?", "example")],
+     ("got an example of that in practice?", "example"), ("in practice?", "example"), ("is there a real world example?", "example"),
+     # "then what" asks what comes next only alone: "ok then what do they do?" is a question of its own
+     ("then what?", "next"), ("then what happens", "next"), ("ok then what do they do?", None)],
 )
 def test_follow_up_moves(text, move):
     assert move_of(text) == move

@@ -41,7 +41,7 @@ MOVES = {
     # The mirror of "next": checked first, since "the step before that" names a step too.
     "before": re.compile(r"\b(before\s+(that|this|it|then)|comes\s+before|prior\s+to\s+(that|this)|previous\s+(step|stage|one)|"
                          r"(step|stage)\s+before|preceding|beforehand)\b|^\W*(and\s+)?before\W*$", re.I),
-    "next": re.compile(r"\b(next|then\s+what|after\s+(that|this)|comes\s+(next|after)|afterwards|following\s+step|^\W*(and\s+)?after(?=\W*$)|"
+    "next": re.compile(r"\b(next|then\s+what(\s+(happens|comes|now|next))?(?=\W*$)|after\s+(that|this)|comes\s+(next|after)|afterwards|following\s+step|^\W*(and\s+)?after(?=\W*$)|"
                        r"and\s+then|what\s+now|^\W*(and\s+|so\s+)?then(?=\W*$))\b", re.I),
     # "in one sentence?", "sum it up", "tl;dr": the one sentence that carries the last answer.
     "gist": re.compile(r"^\W*(so\W+)?(basically\W+)?((can|could)\s+(you|u)\s+)?((say|put|explain|give|tell)\s+(it|that|this|me)\s+)?"
