@@ -563,6 +563,15 @@ def test_which_is_easier_asks_which_of_the_two(assistant):
         assert assistant.answer(question).kind == "not_found", question
 
 
+def test_what_the_learner_says_of_themselves_lends_no_uncovered_topic(assistant):
+    """"total beginner here, never coded. where should I start?" was refused: "never coded" came
+    nearer the declared "programming help and code" than the article's evidence came to the whole
+    message. The declared topics are now measured against what is asked, as their words were."""
+    answer = assistant.answer("total beginner here, never coded. where should I start?")
+    assert answer.kind == "answer" and "beginner" in answer.text.lower(), answer.text[:200]
+    assert assistant.answer("never coded before. how much does an ML engineer earn?").kind == "not_found"
+
+
 def test_what_comes_before_a_step_is_the_item_before_it(assistant):
     """The mirror of "what comes after X?", within the list the last answer quoted."""
     replies = _talk(assistant, ["how do the two roles actually work together on a project?",

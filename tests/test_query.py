@@ -516,7 +516,10 @@ def test_a_list_item_asked_for_by_its_place(text, place):
     ("with my finance degree, should I go DS or MLE?", "should I go DS or MLE?"),
     ("I have 5 years of experience, how much do data scientists earn?", "how much do data scientists earn?"),
     ("I want to know how much ML engineers earn, can you tell me?",
-     "I want to know how much ML engineers earn, can you tell me?")])  # what they want to know is asked
+     "I want to know how much ML engineers earn, can you tell me?"),  # what they want to know is asked
+    # said without "I": "total beginner here", "never coded"
+    ("total beginner here, never coded. where should I start?", "where should I start?"),
+    ("complete newbie here. which role first?", "which role first?"), ("never coded before.", "never coded before.")])
 def test_what_the_learner_says_of_themselves_is_not_what_they_ask(text, asked):
     from rolebot.confidence import asked_part
 

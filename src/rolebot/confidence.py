@@ -18,7 +18,8 @@ from .scope import Scope
 ABSTAIN_THRESHOLD = 0.7
 # A sentence in which the learner describes themselves ("I'm a backend dev, 5 years of Java.",
 # "As an accountant I live in spreadsheets."): context for the question, not what it asks about.
-SELF = re.compile(r"^\W*(i|i'm|im|i've|ive|i'd|my|me|as\s+an?)\b", re.I)
+SELF = re.compile(r"^\W*(i|i'm|im|i've|ive|i'd|my|me|as\s+an?|never|((a|an|the)\s+)?((total|complete|absolute)\s+)?"
+                  r"(beginner|newbie|noob|novice|student|fresher|newcomer)s?\s+here)\b", re.I)
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
 CLAUSE = re.compile(r"[,;:]\s*")
 # A clause in which the learner says what they are or have ("I have a CS degree", "with my finance
@@ -60,9 +61,14 @@ class Confidence:
         vocab = self.retriever.vocabulary
         known = [w for w in words if w in vocab]
         scope = self.retriever.data.scope_vectors
+        asked = asked_part(normalized)
+        if len(scope) and asked != normalized:
+            # "total beginner here, never coded. where should I start?": the learner's own words
+            # about themselves are no topic the question asks about ("programming help and code").
+            vec = self.retriever.embedder.encode_queries([asked])[0]
         near_scope = float((scope @ vec).max()) if len(scope) else 0.0
         doc = self.retriever.passages[top.passage].doc
-        outside, only_that = self.scope.outside(asked_part(normalized), doc)
+        outside, only_that = self.scope.outside(asked, doc)
         return {
             "dense": top.dense,  # best cosine between the question and a passage, sentence or list item
             "coverage": len(known) / len(words) if words else 0.0,  # question words the knowledge uses
