@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from . import config
 from .facts import fact_ellipsis, fact_kind
 from .knowledge import LIST_ITEM
-from .query import (ASKS, FOLLOW_UP_START, POINTING_NOUNS, PRONOUN, ROLE, THING, asks_by_place, clean_text, content_words, is_fragment, name_the_pair, names_a_role,
-                    resolve_follow_up, sequence_step, WORD)
+from .query import (ASKS, FOLLOW_UP_START, POINTING_NOUNS, PRONOUN, ROLE, THING, WORD, asks_by_place, clean_text,
+                    content_words, is_fragment, name_the_pair, names_a_role, resolve_follow_up, sequence_step)
 from .smalltalk import remark_kind, smalltalk_kind, strip_pleasantries
 
 # Words that, with no conversation yet, can only mean the two things a comparison compares.
@@ -173,8 +173,9 @@ class Conversation:
         return fact_kind(text) or (fact_ellipsis(text) if previous else None)
 
     def _question(self, text: str, topic: Topic) -> str | None:
-        """The self-contained question a user turn asks, or None for small talk and page facts."""
-        if not text.strip() or smalltalk_kind(text) or fact_kind(text):
+        """The self-contained question a user turn asks (not a page fact: topic() reads those
+        first), or None for small talk."""
+        if not text.strip() or smalltalk_kind(text):
             return None
         return self.resolve(self.spell_roles(strip_pleasantries(text)), topic)
 

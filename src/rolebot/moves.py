@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from .compose import Composer
 from .conversation import Conversation, Topic
-from .walks import Walks
 from .query import content_words, sequence_step
+from .walks import Walks
 
 GIST_PASSAGES = 5  # where "sum it up" looks beside what the last answer quoted
 STEP_NOUNS = {"step", "steps", "stage", "stages", "phase", "phases", "part", "parts", "one", "thing"}
