@@ -16,7 +16,7 @@ from . import config
 from .facts import fact_ellipsis, fact_kind
 from .knowledge import LIST_ITEM
 from .query import (ASKS, FOLLOW_UP_START, POINTING_NOUNS, PRONOUN, ROLE, THING, WORD, asks_by_place, clean_text,
-                    content_words, is_fragment, name_the_pair, names_a_role, resolve_follow_up, sequence_step)
+                    content_words, is_fragment, name_the_pair, names_a_role, resolve_follow_up, role_root, sequence_step)
 from .smalltalk import remark_kind, smalltalk_kind, strip_pleasantries
 
 # Words that, with no conversation yet, can only mean the two things a comparison compares.
@@ -278,7 +278,7 @@ def _half_names(pair) -> list[tuple[re.Pattern, object]]:
         *first, last = role.split()
         if not first:
             continue
-        root = re.sub(r"(tist|ist|er|or|ian)s?$", "", last, flags=re.I)
+        root = role_root(last)
         lead = " ".join(first)
         out.append((re.compile(rf"\b(the|that|this)\s+(?={re.escape(root)}\w*\b)", re.I), rf"\1 {lead} "))
         out.append((re.compile(rf"\b(the|that|this)\s+{re.escape(lead)}\s+{PEOPLE}\b", re.I), rf"\1 {role}s"))

@@ -243,8 +243,13 @@ def role_pattern(role: str) -> re.Pattern:
     """A role and its field: "Data Scientist" also matches "Data Science", "ML Engineer" also
     "ML Engineering"."""
     words = role.split()
-    last = re.sub(r"(tist|ist|er|or|ian)s?$", "", words[-1], flags=re.I)
-    return re.compile(r"\b" + r"\s+".join(map(re.escape, words[:-1] + [last])), re.I)
+    return re.compile(r"\b" + r"\s+".join(map(re.escape, words[:-1] + [role_root(words[-1])])), re.I)
+
+
+def role_root(word: str) -> str:
+    """A role word without the ending that makes it a person: "Scientist" -> "Scien" (science),
+    "Engineer" -> "Engine" (engineering)."""
+    return re.sub(r"(tist|ist|er|or|ian)s?$", "", word, flags=re.I)
 
 
 def name_the_pair(text: str, pair: tuple[str, str] | None) -> str:
