@@ -646,3 +646,31 @@ def test_the_answer_cache_is_bounded(assistant, monkeypatch):
         assistant.answer(f"hello number {n}")
     assert len(assistant._answers) == 3
     assistant.clear_cache()
+
+
+def test_a_role_swap_answers_from_the_other_roles_half_of_the_quoted_section(assistant):
+    """"and where does the ML engineer come in?" after the data scientist's part of the Netflix
+    example: the mirrored section ("What Is an ML Engineer? > Real-World Example") is what it asks
+    for, though the ML engineer's definition matches the question better on its own."""
+    history = []
+    for turn in ["what does a data scientist do in the netflix example?", "and where does the ML engineer come in?"]:
+        reply = assistant.answer(turn, history)
+        history += [{"role": "user", "content": turn}, {"role": "assistant", "content": reply.text}]
+    assert reply.kind == "answer" and reply.text.startswith("Continuing the Netflix example, an ML Engineer"), reply.text
+    assert reply.citations[0].section.endswith("Real-World Example") and "ML Engineer" in reply.citations[0].section
+
+
+def test_mirrored_sections_swap_one_roles_heading_for_the_others(assistant):
+    from rolebot.conversation import Topic, mirrored
+
+    pair = assistant.retriever.pair
+    sections = {p.section for p in assistant.retriever.passages}
+    ds, ml = (next(s for s in sections if len(s) == 2 and s[1] == "Real-World Example" and r in s[0]) for r in (pair[1], pair[0]))
+    assert mirrored({ds}, sections, (pair[1], pair[0])) == {ml}
+    assert mirrored({ds}, sections, (pair[0], pair[1])) == set()  # it names the other role
+    shared = next(s for s in sections if len(s) == 2 and s[1].endswith("Output of Work"))
+    assert mirrored({shared}, sections, (pair[1], pair[0])) == set()  # about both: its own mirror
+    conv = assistant.conversation
+    assert conv.swap("and the ml engineer?", Topic("what does a data scientist produce?")) == (pair[1], pair[0])
+    assert conv.swap("and the ml engineer?", Topic("how do both roles compare?")) is None
+    assert conv.swap("what about data scientists?", Topic("what do data scientists use?")) is None

@@ -16,7 +16,8 @@ from . import config
 from .facts import fact_ellipsis, fact_kind
 from .knowledge import LIST_ITEM
 from .query import (ASKS, FOLLOW_UP_START, POINTING_NOUNS, PRONOUN, ROLE, THING, WORD, asks_by_place, clean_text,
-                    content_words, is_fragment, name_the_pair, names_a_role, resolve_follow_up, role_root, sequence_step)
+                    content_words, expand_abbreviations, is_fragment, name_the_pair, names_a_role, resolve_follow_up,
+                    role_pattern, role_root, sequence_step)
 from .smalltalk import remark_kind, smalltalk_kind, strip_pleasantries
 
 # Words that, with no conversation yet, can only mean the two things a comparison compares.
@@ -225,6 +226,17 @@ class Conversation:
         previous = previous[:MAX_BORROWED_CHARS] if previous else None
         return resolve_follow_up(text, previous)[: config.MAX_QUESTION_CHARS]
 
+    def swap(self, text: str, topic: Topic) -> tuple[str, str] | None:
+        """(the role the topic was about, the other role) when the turn asks about the other one
+        ("and the ml engineer?" after a question about data scientists), else None."""
+        if not self.pair or not topic.question:
+            return None
+        named = [r for r in self.pair if role_pattern(r).search(expand_abbreviations(text))]
+        before = [r for r in self.pair if role_pattern(r).search(expand_abbreviations(topic.question))]
+        if len(named) == 1 and before == [r for r in self.pair if r != named[0]]:
+            return before[0], named[0]
+        return None
+
     @staticmethod
     def _names_a_subject(text: str) -> bool:
         """"and the differences?", "what about tools?": a subject after the follow-up's opening
@@ -283,6 +295,19 @@ def _half_names(pair) -> list[tuple[re.Pattern, object]]:
         out.append((re.compile(rf"\b(the|that|this)\s+(?={re.escape(root)}\w*\b)", re.I), rf"\1 {lead} "))
         out.append((re.compile(rf"\b(the|that|this)\s+{re.escape(lead)}\s+{PEOPLE}\b", re.I), rf"\1 {role}s"))
     return out
+
+
+def mirrored(sections: set[tuple], among: set[tuple], swapped: tuple[str, str]) -> set[tuple]:
+    """The sections of ``among`` that are one of ``sections`` with the first role's headings
+    swapped for the second's ("What Is a Data Scientist? > Real-World Example" → "What Is an ML
+    Engineer? > Real-World Example"): where a comparison says the same of the other role."""
+    old, new = (role_pattern(r) for r in swapped)
+
+    def mirrors(a, b):
+        return len(a) == len(b) and a != b and all(
+            x == y or old.search(x) and not new.search(x) and new.search(y) and not old.search(y) for x, y in zip(a, b))
+
+    return {b for b in among if any(mirrors(a, b) for a in sections)}
 
 
 def in_context(text: str, question: str) -> str:
