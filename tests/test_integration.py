@@ -674,3 +674,14 @@ def test_mirrored_sections_swap_one_roles_heading_for_the_others(assistant):
     assert conv.swap("and the ml engineer?", Topic("what does a data scientist produce?")) == (pair[1], pair[0])
     assert conv.swap("and the ml engineer?", Topic("how do both roles compare?")) is None
     assert conv.swap("what about data scientists?", Topic("what do data scientists use?")) is None
+
+
+def test_naming_the_pages_publisher_is_a_question_about_the_page(assistant):
+    """The front matter's author ("KnowledgeHut"), named by the learner, mid-conversation too."""
+    author = assistant.retriever.manifest["documents"][0]["author"]
+    history = [{"role": "user", "content": "what is a data scientist?"},
+               {"role": "assistant", "content": "A Data Scientist focuses on extracting insights from data. [1]"}]
+    reply = assistant.answer(f"is this a {author.lower()} post or something else?", history)
+    assert reply.kind == "answer" and reply.citations[0].kind == "document" and author in reply.text, reply.text
+    pasted = assistant.answer("my pandas code throws KeyError: 'date' when i do df['date'], how do i fix it")
+    assert pasted.kind == "not_found", pasted.text

@@ -222,10 +222,29 @@ def test_pleasantries_before_a_question_are_dropped():
      ("who wrote the article?", "author"), ("who published the post?", "author"),
      # the author or title of something else
      ("tell me about the author of pandas", None), ("what's the title of a data scientist's main report?", None),
-     ("who updated the model?", None), ("author of the article?", "author"), ("whats the title of it", "title")],
+     ("who updated the model?", None), ("author of the article?", "author"), ("whats the title of it", "title"),
+     # code pasted in a message asks for programming help, whatever words it holds
+     ("my pandas code throws KeyError: 'date' when i do df['date'], how do i fix it", None),
+     ("when i call get_title() the date is wrong", None), ("when was this written?", "date")],
 )
 def test_page_facts(text, kind):
     assert fact_kind(text) == kind
+
+
+def test_naming_the_pages_own_author_or_publisher_asks_for_it():
+    """"is this a knowledgehut post?": the name comes from the front matter, not from a list."""
+    from rolebot.facts import names_the_publisher, publisher_names
+
+    docs = [{"author": "Jane Roe", "source": "Acme Learning blog (page capture x.page.txt)"}]
+    names = publisher_names(docs)
+    assert names == {"jane", "roe", "acme"}
+    assert names_the_publisher("is this a good learning resource?", names) is None
+    assert names_the_publisher("is this an acme post or something else?", names) == "source"
+    assert names_the_publisher("so is this by jane roe?", names) == "author"
+    assert names_the_publisher("did acme write this?", names) == "author"
+    assert names_the_publisher("is this a medium post?", names) is None  # not its publisher
+    assert names_the_publisher("how much does the acme course cost and how long is it?", names) is None
+    assert names_the_publisher("did acme say anything about pay?", names) is None
 
 
 @pytest.mark.parametrize("text, kind", [("when?", "date"), ("and who?", "author"), ("where from?", "source"),

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 
 from . import config
-from .facts import fact_ellipsis, fact_kind
+from .facts import fact_ellipsis, fact_kind, names_the_publisher, publisher_names
 from .knowledge import LIST_ITEM
 from .query import (ASKS, FOLLOW_UP_START, POINTING_NOUNS, PRONOUN, ROLE, THING, WORD, asks_by_place, clean_text,
                     content_words, expand_abbreviations, is_fragment, name_the_pair, names_a_role, resolve_follow_up,
@@ -123,6 +123,7 @@ class Conversation:
         self.units = retriever.data.units
         self.pair = retriever.pair
         self.speller = retriever.speller
+        self.publishers = publisher_names(retriever.manifest.get("documents", []))
         # The words that name the compared roles ("engineer", "scientist"): a misspelling of one
         # ("ML enginer too?") is read as the role, or no role swap or pronoun finds it.
         self._role_words = tuple(role.split()[-1].lower()[:6] for role in self.pair) if self.pair else ()
@@ -167,11 +168,12 @@ class Conversation:
                 pending = None
         return replace(topic, fact=fact) if fact else topic
 
-    @staticmethod
-    def page_fact(text: str, previous: str | None = None) -> str | None:
-        """Which fact about the page a turn asks for: in its own words, or as a bare "when?"
-        right after another question about the page (``previous``, that question's kind)."""
-        return fact_kind(text) or (fact_ellipsis(text) if previous else None)
+    def page_fact(self, text: str, previous: str | None = None) -> str | None:
+        """Which fact about the page a turn asks for: in its own words, by naming its author or
+        publisher ("is this a knowledgehut post?"), or as a bare "when?" right after another
+        question about the page (``previous``, that question's kind)."""
+        return (fact_kind(text) or names_the_publisher(text, self.publishers)
+                or (fact_ellipsis(text) if previous else None))
 
     def _question(self, text: str, topic: Topic) -> str | None:
         """The self-contained question a user turn asks (not a page fact: topic() reads those

@@ -79,6 +79,35 @@ OF_SOMETHING_ELSE = re.compile(r"\b(author|writer|title|heading|publisher)\s+of\
 JOB_TITLE = re.compile(r"\b(jobs?|postings?|posts\s+on|linkedin|resumes?|cvs?|careers?|positions?|roles?|hiring|recruiters?|"
                        r"companies|employers?|seniority|senior|junior|promoted|promotion)\b", re.I)
 
+# Code pasted in a message ("my pandas code throws KeyError: 'date' when i do df['date']"): asks
+# for programming help, never for the page's date or title, whatever words the code holds.
+CODE = re.compile(r"\w\[|\w\([^)\s]*\)|\b[A-Z]\w*(Error|Exception)\b|`|==|\bTraceback\b")
+# "is this a knowledgehut post?", "was it by <author>?", "did <author> write this?": the page's own
+# author or publisher, named by the learner (publisher_names reads them from the front matter).
+ASKS_OF_PAGE = re.compile(r"^\W*((so|and|ok|okay|but|also|wait)\W+)*(is|was)\s+(this|it|the\s+(article|page|post|blog))\b|"
+                          r"\bdid\s+\w+\s+(write|publish|post|make|put\s+out)\s+(this|it)\b", re.I)
+AUTHORSHIP = re.compile(r"\b(write|wrote|written|writes|author|authored|by)\b", re.I)
+GENERIC_SOURCE_WORDS = {"blog", "page", "site", "website", "capture", "post", "article", "magazine", "newsletter"}
+
+
+def publisher_names(docs: list[dict]) -> set[str]:
+    """The words that name who wrote or published the documents: the author's, and the first
+    word of the source line, where a publication names itself ("KnowledgeHut blog (page capture
+    …)" → knowledgehut; the rest of that line is description: "Acme Learning blog")."""
+    names = set()
+    for doc in docs:
+        names |= {w.lower() for w in _WORD.findall(doc.get("author", "")) if len(w) > 2}
+        names |= {w.lower() for w in _WORD.findall(doc.get("source", ""))[:1] if len(w) > 2}
+    return names - STOPWORDS - GENERIC_SOURCE_WORDS
+
+
+def names_the_publisher(text: str, names: set[str]) -> str | None:
+    """"author" or "source" when a question asks whether the page is by someone it names, and
+    that someone is the page's own author or publisher; else None."""
+    if not names or not ASKS_OF_PAGE.search(text) or not names & {w.lower() for w in _WORD.findall(text)}:
+        return None
+    return "author" if AUTHORSHIP.search(text) else "source"
+
 
 # The words these patterns are written with, as learners misspell them ("who is the writter of
 # this artcile?", "wen was this post publishd?"): one slip of the keys, or two swapped letters.
@@ -133,6 +162,8 @@ def _base(word: str) -> str:
 def fact_kind(text: str) -> str | None:
     """Which fact about the page a question asks for, or None. Kept per text: every turn reads the
     whole history again, and the misspelling check costs ~0.1 ms a message."""
+    if CODE.search(text):
+        return None
     text = _respelled(expand_abbreviations(text))  # "wat topics does this page cover", "autor of the article?"
     for kind in ORDER:
         if PATTERNS[kind].search(text):
