@@ -685,3 +685,14 @@ def test_naming_the_pages_publisher_is_a_question_about_the_page(assistant):
     assert reply.kind == "answer" and reply.citations[0].kind == "document" and author in reply.text, reply.text
     pasted = assistant.answer("my pandas code throws KeyError: 'date' when i do df['date'], how do i fix it")
     assert pasted.kind == "not_found", pasted.text
+
+
+def test_what_the_page_is_about_ends_with_its_own_conclusion(assistant):
+    """"tl;dr of the whole article?": the sections it covers, then the start of its conclusion in
+    its own words, cited to that passage; the answer stays near the length budget."""
+    reply = assistant.answer("tl;dr of the whole article?")
+    conclusion = next(p for p in assistant.retriever.passages if p.section and p.section[0] == "Conclusion")
+    first = conclusion.text.split(". ")[0]
+    assert reply.kind == "answer" and f"In short: {first}" in reply.text, reply.text
+    assert [c.kind for c in reply.citations] == ["document", "passage"] and reply.citations[1].id == conclusion.id
+    assert len(reply.text) <= 650

@@ -225,7 +225,10 @@ def test_pleasantries_before_a_question_are_dropped():
      ("who updated the model?", None), ("author of the article?", "author"), ("whats the title of it", "title"),
      # code pasted in a message asks for programming help, whatever words it holds
      ("my pandas code throws KeyError: 'date' when i do df['date'], how do i fix it", None),
-     ("when i call get_title() the date is wrong", None), ("when was this written?", "date")],
+     ("when i call get_title() the date is wrong", None), ("when was this written?", "date"),
+     # the whole page, however it is called
+     ("summary of the whole article?", "about"), ("tl;dr of the whole thing?", "about"),
+     ("the whole thing confuses me, what do they each do?", None)],
 )
 def test_page_facts(text, kind):
     assert fact_kind(text) == kind

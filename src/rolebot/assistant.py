@@ -18,6 +18,7 @@ from .compose import Composer
 from .confidence import ABSTAIN_THRESHOLD, Confidence
 from .conversation import Conversation, Topic, in_context, message_text, mirrored, move_of
 from .facts import fact_answer
+from .knowledge import CONCLUSION
 from .lru import LRU
 from .moves import Moves
 from .query import FOLLOW_UP_START, asks_by_place, clean_text, content_words, is_fragment, ordinal, points_back, sequence_step
@@ -220,7 +221,13 @@ class Assistant:
         docs = self.retriever.manifest.get("documents", [])
         current = {self.retriever.passages[p].doc for p in topic.passages}
         chosen = [d for d in docs if d["slug"] in (documents or current)] or docs
-        return fact_answer(kind, chosen)
+        gist = None
+        if kind == "about" and len(chosen) == 1:  # "what is this page about?": in its own words too
+            ends = (i for i, p in enumerate(self.retriever.passages)
+                    if p.doc == chosen[0]["slug"] and p.kind == "passage" and p.section and CONCLUSION.match(p.section[0]))
+            end = next(ends, None)
+            gist = None if end is None else self.retriever.hit(Scored(end, 1.0, 1.0, 0.0, ()))
+        return fact_answer(kind, chosen, gist)
 
     def _move(self, move: str, text: str, topic: Topic, note: str) -> Answer | None:
         """Carry out "an example?", "tell me more", "what's next?" against the topic."""

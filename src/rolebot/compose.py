@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from .knowledge import LIST_ITEM, item_at, item_beside, list_items
+from .knowledge import CONCLUSION, LIST_ITEM, item_at, item_beside, list_items
 from .query import ROLE, content_words, expand_abbreviations, ordinal, sequence_step
 from .aspects import ASPECT_WEIGHT
 from .retriever import names_bonus
@@ -319,7 +319,7 @@ def topic_question(section: tuple[str, ...], repeated: set[str], subject: str = 
         parent = NUMBERING.sub("", section[-2]).rstrip("?").strip()
         parent = re.sub(r"^(what|who)\s+(is|are)\s+(an?\s+|the\s+)?", "", parent, flags=re.I)
         return f"What does the article say about {_lower(leaf)} for {parent}?"
-    if leaf.lower() in ("conclusion", "summary", "in conclusion", "final thoughts"):
+    if CONCLUSION.match(leaf):
         return "What does the article conclude?"
     return f"What does the article say about {_lower(leaf)}?"
 

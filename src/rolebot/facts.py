@@ -14,10 +14,12 @@ import re
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from .knowledge import CONCLUSION, SENTENCE_END
 from .query import STOPWORDS, expand_abbreviations
 from .records import Answer, Hit
 
-_PAGE = r"(this|the|that|your|ur)\s+((blog|web)\s+)?(article|page|post|blog|text|piece|guide|document|doc|content|write-?up|info|information|source)"
+_PAGE = (r"((this|the|that|your|ur)\s+((whole|entire|full)\s+)?((blog|web)\s+)?(article|page|post|blog|text|piece|guide|document|doc|"
+         r"content|write-?up|info|information|source)|the\s+(whole|entire)\s+thing)")
 # Who may stand behind a page: "which company published this?", "the organisation behind this post".
 _PUBLISHER = r"(company|companies|organi[sz]ations?|org|publisher|firm|brand|team|site|website|blog)"
 PATTERNS = {
@@ -108,6 +110,10 @@ def names_the_publisher(text: str, names: set[str]) -> str | None:
         return None
     return "author" if AUTHORSHIP.search(text) else "source"
 
+# How much of the conclusion "what is this article about?" quotes after the sections it covers:
+# two sentences of a typical one, so the whole answer stays near 600 characters.
+GIST_CHARS = 260
+
 
 # The words these patterns are written with, as learners misspell them ("who is the writter of
 # this artcile?", "wen was this post publishd?"): one slip of the keys, or two swapped letters.
@@ -181,8 +187,9 @@ def _when(doc: dict) -> str:
     return f"updated {doc['updated']}" if doc.get("updated") else "no date given"
 
 
-def fact_answer(kind: str, docs: list[dict]) -> Answer:
-    """The answer from each document's front matter (several documents: each says its own)."""
+def fact_answer(kind: str, docs: list[dict], gist: Hit | None = None) -> Answer:
+    """The answer from each document's front matter (several documents: each says its own).
+    ``gist``: for what one document is about, the start of its own conclusion, quoted after."""
     lines, citations = [], []
     for n, doc in enumerate(docs, 1):
         title = f"**{doc['title']}**"
@@ -197,7 +204,7 @@ def fact_answer(kind: str, docs: list[dict]) -> Answer:
             where = doc.get("url") or doc.get("source")
             line = f"{title} comes from {where}." if where else f"{title} does not say where it was published."
         else:
-            sections = [s for s in doc.get("sections", []) if s.lower() not in ("conclusion", "introduction", "intro")]
+            sections = [s for s in doc.get("sections", []) if not CONCLUSION.match(s) and s.lower() not in ("introduction", "intro")]
             byline = ", ".join(x for x in (author and f"by {author}", doc.get("updated") and _when(doc)) if x)
             line = f"This is {title}" + (f" ({byline})" if byline else "") + "."
             if sections:
@@ -207,4 +214,18 @@ def fact_answer(kind: str, docs: list[dict]) -> Answer:
         citations.append(Hit(id=f"{doc['slug']}/about", text="\n".join(facts), score=1.0, section="About this article",
                              source=doc.get("file", doc["slug"] + ".md"), kind="document", document=doc["title"],
                              url=doc.get("url", "")))
+    if kind == "about" and gist is not None and len(docs) == 1:
+        lines.append(f"In short: {_first_sentences(gist.text, GIST_CHARS)} [{len(citations) + 1}]")
+        citations.append(gist)
     return Answer(text="\n\n".join(lines), citations=citations, kind="answer", confidence=1.0)
+
+
+def _first_sentences(text: str, limit: int) -> str:
+    """As many whole sentences of the text's first paragraph as fit in ``limit`` (at least one)."""
+    sentences = SENTENCE_END.split(text.split("\n\n")[0].strip())
+    out = sentences[:1]
+    for sentence in sentences[1:]:
+        if len(" ".join(out + [sentence])) > limit:
+            break
+        out.append(sentence)
+    return " ".join(out)

@@ -19,6 +19,9 @@ from .errors import KnowledgeError
 
 CHUNKER_VERSION = "10"  # bump when passages or the manifest change shape, so old indexes count as stale
 MIN_WORDS = 12  # a paragraph shorter than this is too thin to retrieve on its own
+# A heading under which an article sums itself up: what "summarize this article" is answered from.
+CONCLUSION = re.compile(r"^\s*((in|key|final|quick)\s+)?(conclusions?|summary|takeaways?|thoughts|bottom line|wrap-?up)\b",
+                        re.I)
 FAQ_HEADING = re.compile(r"^(frequently asked questions|faqs?)\b", re.I)
 HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")

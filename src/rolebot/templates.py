@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from .knowledge import Passage
+from .knowledge import CONCLUSION, Passage
 from .query import role_pattern, title_pair
 
 # (what the section's own heading says, questions with {role} for the role it is about, or
@@ -38,7 +38,7 @@ KINDS: list[tuple[re.Pattern, list[str]]] = [
         (r"nature of|work style", ["What is the work of {role} like?"]),
         (r"similarit|in common|overlap", ["What do {both} have in common?"]),
         (r"\bchoos|\bpick\b|which role", ["Which one should I pick?"]),
-        (r"conclusion|summary|takeaway|final thoughts", ["What is the bottom line?", "What is the takeaway?"]),
+        (CONCLUSION.pattern, ["What is the bottom line?", "What is the takeaway?"]),
         (r"^\s*(what|who)\s+(is|are)\b", ["Who is {role}?", "What does {role} mean?"]),
     ]
 ]
