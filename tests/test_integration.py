@@ -696,3 +696,20 @@ def test_what_the_page_is_about_ends_with_its_own_conclusion(assistant):
     assert reply.kind == "answer" and f"In short: {first}" in reply.text, reply.text
     assert [c.kind for c in reply.citations] == ["document", "passage"] and reply.citations[1].id == conclusion.id
     assert len(reply.text) <= 650
+
+
+def test_more_of_a_passage_skips_the_half_about_a_role_the_answer_did_not_name(assistant):
+    """"why?" after "If you enjoy math and analysis, Data Science is a better fit.": not "If you
+    enjoy coding …, ML Engineering is more suitable." (the rest of that passage, about the other role)."""
+    from rolebot.conversation import Topic
+    from rolebot.query import roles_named
+
+    walks, units = assistant.moves.walks, assistant.retriever.data.units
+    p, u = next((p, u) for p, us in enumerate(units) for u, unit in enumerate(us)
+                if len(us) == 2 and len(roles_named(unit)) == 1 and len(roles_named(us[1 - u])) == 1
+                and roles_named(unit) != roles_named(us[1 - u]))
+    topic = Topic("q", ((p, u, 0),), ((p, u, 0),))
+    assert walks.more(topic) == []
+    both = next((p, u) for p, us in enumerate(units) for u, unit in enumerate(us) if len(us) > 1 and not roles_named(unit))
+    rest = walks.more(Topic("q", ((both[0], both[1], 0),), ((both[0], both[1], 0),)))
+    assert len(rest) == len(units[both[0]]) - 1

@@ -47,7 +47,11 @@ class Walks:
             return []
         p = topic.quoted[0][0]
         shown = {(q, u) for q, u, _ in topic.quoted}
-        return [(p, unit) for u, unit in enumerate(self.units[p]) if (p, u) not in shown]
+        # "why?" after "… Data Science is a better fit": not the other role's half of that passage
+        # ("If you enjoy coding …, ML Engineering is more suitable"), said of none the answer named.
+        named = roles_named(self.conversation.quoted_text(topic))
+        return [(p, unit) for u, unit in enumerate(self.units[p])
+                if (p, u) not in shown and not (named and roles_named(unit) and not roles_named(unit) & named)]
 
     def next(self, topic: Topic) -> list[tuple[int, str]]:
         """What follows the point of the last answer (the last line of its first paragraph): the
