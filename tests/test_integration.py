@@ -713,3 +713,8 @@ def test_more_of_a_passage_skips_the_half_about_a_role_the_answer_did_not_name(a
     both = next((p, u) for p, us in enumerate(units) for u, unit in enumerate(us) if len(us) > 1 and not roles_named(unit))
     rest = walks.more(Topic("q", ((both[0], both[1], 0),), ((both[0], both[1], 0),)))
     assert len(rest) == len(units[both[0]]) - 1
+
+
+def test_a_term_a_sentence_only_names_is_answered_with_the_sentence_that_explains_it(assistant):
+    reply = assistant.answer("what are production systems?")
+    assert reply.kind == "answer" and "real-world traffic" in reply.text[:250], reply.text

@@ -423,6 +423,16 @@ def test_a_sentence_that_turns_against_a_quoted_one_is_kept_with_it():
     assert _cohesive(units, [0], len(units[0]) + 5) == [0]  # only where it fits
 
 
+def test_a_sentence_that_picks_up_a_quoted_one_is_kept_with_it():
+    """"ML Engineers … deal with production systems." names what "They ensure that models can
+    handle real-world traffic …" explains: quoted alone it answers "what are production systems?"
+    with the words of the question."""
+    units = ["ML Engineers deal with production systems.", "They ensure models handle traffic.", "Both code."]
+    assert sorted(_cohesive(units, [0], 600)) == [0, 1]
+    assert _cohesive(units, [1], 600) == [1]  # only forward: what it leans on is the caller's choice
+    assert _cohesive(units, [2], 600) == [2]
+
+
 def test_a_sentence_that_sets_up_the_next_is_kept_with_it():
     units = ["Imagine a streaming platform like Netflix.", "A data scientist studies what users watch.",
              "Here is what they use:", "- Python", "Data matters."]

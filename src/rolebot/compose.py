@@ -178,7 +178,7 @@ class Composer:
         # The best unit first, the other kept units after it in reading order.
         chosen = _cohesive(units, chosen, budget - len(lead))
         first = [top - 1, top] if top - 1 in chosen and TURN.match(units[top]) else [top]
-        if top + 1 in chosen and TURN.match(units[top + 1]):
+        if top + 1 in chosen and (TURN.match(units[top + 1]) or PRONOUN_START.match(units[top + 1])):
             first.append(top + 1)  # "At first glance they seem similar. However, … quite different."
         order = first + sorted(i for i in chosen if i not in first)
         return blocks + [(row.passage, units[i]) for i in order]
@@ -237,7 +237,8 @@ def _cohesive(units: list[str], chosen: list[int], budget: int) -> list[int]:
     out = list(chosen)
     size = sum(len(units[i]) for i in out)
     for i in chosen:
-        follows = i + 1 < len(units) and (TURN.match(units[i + 1]) or SETUP.search(units[i].strip()))
+        follows = i + 1 < len(units) and (TURN.match(units[i + 1]) or SETUP.search(units[i].strip())
+                                          or PRONOUN_START.match(units[i + 1]))
         pair = i + 1 if follows else i - 1 if i > 0 and TURN.match(units[i]) else None
         if pair is not None and pair not in out and size + len(units[pair]) <= budget:
             out.append(pair)
