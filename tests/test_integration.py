@@ -718,3 +718,20 @@ def test_more_of_a_passage_skips_the_half_about_a_role_the_answer_did_not_name(a
 def test_a_term_a_sentence_only_names_is_answered_with_the_sentence_that_explains_it(assistant):
     reply = assistant.answer("what are production systems?")
     assert reply.kind == "answer" and "real-world traffic" in reply.text[:250], reply.text
+
+
+def test_a_follow_up_ending_on_instead_keeps_to_the_last_answers_passage(assistant):
+    """"what do they focus on instead" after "do ml engineers need stats?": the answer's own
+    passage ("…, whereas ML Engineers focus more on implementation…") is quoted again beside the
+    ML engineer's definition (query.LEANS_BACK; it lost the near tie with the plain topic bonus)."""
+    from rolebot.query import LEANS_BACK
+
+    assert LEANS_BACK.search("so how do they differ then?") and LEANS_BACK.search("what do they focus on instead")
+    assert not LEANS_BACK.search("and then what happens to the model?")
+    history = []
+    for turn in ["do ml engineers need stats?", "what do they focus on instead"]:
+        reply = assistant.answer(turn, history)
+        history += [{"role": "user", "content": turn}, {"role": "assistant", "content": reply.text}]
+        if len(history) == 2:
+            first = reply.citations[0].id
+    assert reply.kind == "answer" and first in [c.id for c in reply.citations], (first, reply.text)

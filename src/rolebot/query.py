@@ -74,6 +74,9 @@ FOLLOW_UP_START = re.compile(
     r"^(and|or|also|so|but|what about|how about|same for|and for|what of|then|ok(ay)? and|and what about|"
     r"tell me more( about| on)?|more (about|on)|(can you )?(explain|elaborate on|expand on|say more about))\b", re.I
 )
+# A turn that ends on "then" or "instead" ("so how do they differ then?", "what do they focus on
+# instead?") asks in the light of the last answer.
+LEANS_BACK = re.compile(r"\b(then|instead)\W*$", re.I)
 BARE_FOLLOW_UP = re.compile(
     r"^(why|how|how so|really|tell me more|more|explain|explain more|go on|examples?|such as|like what|"
     r"in what way|can you elaborate|elaborate|details?|more details|which one|and)\W*$",
