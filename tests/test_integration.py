@@ -735,3 +735,12 @@ def test_a_follow_up_ending_on_instead_keeps_to_the_last_answers_passage(assista
         if len(history) == 2:
             first = reply.citations[0].id
     assert reply.kind == "answer" and first in [c.id for c in reply.citations], (first, reply.text)
+
+
+def test_an_faq_asked_in_other_words_is_quoted_in_its_own_order(assistant):
+    """"do MLEs need stats?" is the FAQ "Do ML Engineers need to know statistics like Data
+    Scientists?" in other words: its answer's first sentence is the reply, though the second
+    ("Data Scientists rely heavily on statistics…") shares more words with the question."""
+    faq = next(p for p in assistant.retriever.passages if p.kind == "faq" and "statistics" in p.question)
+    reply = assistant.answer("do MLEs need stats?")
+    assert reply.citations[0].id == faq.id and reply.text.startswith(faq.text.split(". ")[0]), reply.text

@@ -455,7 +455,7 @@ def test_an_opening_pronoun_names_the_pair_only_when_there_is_one():
     from rolebot.conversation import Conversation, Topic
 
     def conversation(pair):
-        return Conversation(SimpleNamespace(passages=[], data=SimpleNamespace(units=[]), speller=SimpleNamespace(correct_word=str), pair=pair))
+        return Conversation(SimpleNamespace(passages=[], data=SimpleNamespace(units=[]), speller=SimpleNamespace(correct_word=str), pair=pair, manifest={}))
 
     compared = conversation(("ML Engineer", "Data Scientist"))
     assert compared.resolve("what do they have in common?", Topic()) == "what do they have in common (ML Engineer and Data Scientist)?"
@@ -507,7 +507,7 @@ def test_a_refused_turn_that_names_no_role_is_no_antecedent_for_they():
 
     from rolebot.conversation import Conversation
 
-    conversation = Conversation(SimpleNamespace(passages=[], data=SimpleNamespace(units=[]), speller=SimpleNamespace(correct_word=str), pair=("ML Engineer", "Data Scientist")))
+    conversation = Conversation(SimpleNamespace(passages=[], data=SimpleNamespace(units=[]), speller=SimpleNamespace(correct_word=str), pair=("ML Engineer", "Data Scientist"), manifest={}))
     conversation.locate = lambda reply: () if "doesn't cover" in reply else ((0, 0, 0),)
     history = [{"role": "user", "content": "What cloud stuff do ML engineers use?"},
                {"role": "assistant", "content": "ML Engineers commonly use: AWS SageMaker [1]"},
