@@ -338,6 +338,11 @@ def test_follow_up_moves(text, move):
          "then what does an ML engineer do?"),
         ("then what does the MLE do with that", "what does a DS do at netflix",
          "what does a ML engineer do at netflix"),
+        # "explain X" names a subject of its own; "explain that" asks for more of the last answer
+        ("can you explain how gradient descent works?", "what do data scientists do?",
+         "can you explain how gradient descent works?"),
+        ("explain random forest pls", "what tools do data scientists use?", "explain random forest pls"),
+        ("can you explain that", "what tools do data scientists use?", "can you explain that (what tools do data scientists use)?"),
     ],
 )
 def test_follow_ups(question, previous, expected):

@@ -77,6 +77,9 @@ FOLLOW_UP_START = re.compile(
 # A turn that ends on "then" or "instead" ("so how do they differ then?", "what do they focus on
 # instead?") asks in the light of the last answer.
 LEANS_BACK = re.compile(r"\b(then|instead)\W*$", re.I)
+# A request to explain, opening a turn: more of the last answer ("explain that"), or a subject of
+# its own ("explain random forest pls").
+EXPLAINS = re.compile(r"^\W*((can|could|would)\s+(you|u)\s+)?((pls|please)\s+)?(explain|elaborate\s+on|expand\s+on)\b", re.I)
 BARE_FOLLOW_UP = re.compile(
     r"^(why|how|how so|really|tell me more|more|explain|explain more|go on|examples?|such as|like what|"
     r"in what way|can you elaborate|elaborate|details?|more details|which one|and)\W*$",
@@ -332,6 +335,11 @@ def resolve_follow_up(question: str, previous: str | None) -> str:
     if BARE_FOLLOW_UP.match(q):  # "why?", "tell me more"
         return f"{previous.rstrip(' ?.!')} - {q}"
     starts_like_follow_up = FOLLOW_UP_START.match(q) is not None
+    if (EXPLAINS.match(q) and not roles and set(content) - POINTING_NOUNS
+            and not (PRONOUN.search(q) or THING.search(q) or BACK_REFERENCE.search(q))):
+        # "can you explain how gradient descent works?": a subject of its own, not more of the last
+        # answer (the roles borrowed from it would make the article seem to cover it).
+        return question
     if (roles and not (set(content) - POINTING_NOUNS) and (starts_like_follow_up or len(words(q)) <= 4 or BACK_REFERENCE.search(q))
             and not _asks_whole(body)):
         # "and ML engineers?": the previous question, asked about the new role
