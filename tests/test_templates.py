@@ -34,6 +34,21 @@ def test_templates_follow_the_heading_kind_not_the_article(retriever):
     assert all("Doctor" in q and "Nurse" not in q for q in templates.questions(tools))  # the text names the role
 
 
+def test_a_passage_of_parallel_halves_gets_questions_about_each_role_it_names_alone(retriever):
+    """"Data Scientist: …" and "ML Engineer: …" on lines of their own: questions about each role,
+    none about both at once; a line naming both ("A Data Scientist builds the “brain,” while an ML
+    Engineer builds the “body”…") lends no role beside a line that names one."""
+    base = next(p for p in retriever.passages if p.kind != "faq" and p.section)
+    halves = replace(base, title="Nurse vs Doctor: What Does Each Do?", section=("Output of Work",),
+                     text="Nurse Output: care plans\n\nDoctor Output: diagnoses")
+    asked = templates.questions(halves)
+    assert "What does Nurse produce?" in asked and "What does Doctor produce?" in asked
+    assert not any("Nurse and Doctor" in q or "Doctor and Nurse" in q for q in asked)
+    one = replace(halves, text="Doctor Output: diagnoses\n\nA Nurse cares, while a Doctor diagnoses.")
+    assert templates.alone_on_a_line(one, ("Nurse", "Doctor")) == ["Doctor"]
+    assert templates.alone_on_a_line(replace(one, text="A Nurse cares, while a Doctor diagnoses."), ("Nurse", "Doctor")) == []
+
+
 def test_template_questions_are_indexed_as_their_own_view_kind(tmp_path, fake_embedder):
     knowledge, index_dir = build_article(tmp_path, fake_embedder)
     data = index.load(index_dir)

@@ -55,8 +55,23 @@ def questions(passage: Passage) -> list[str]:
         return []
     pair = title_pair(passage.title)
     both = f"{pair[0]} and {pair[1]}" if pair else passage.title
-    role = role_of(passage, pair)
-    return [q.format(role=role, both=both) for qs in kinds for q in qs]
+    roles = alone_on_a_line(passage, pair) or [role_of(passage, pair)]
+    return list(dict.fromkeys(q.format(role=role, both=both) for role in roles for qs in kinds for q in qs))
+
+
+def alone_on_a_line(passage: Passage, pair: tuple[str, str] | None) -> list[str]:
+    """The roles of ``pair`` that some line of the passage names alone ("ML Engineer Output:
+    Scalable systems, …" beside "A Data Scientist builds the “brain,” while an ML Engineer builds
+    the “body”…"): a passage of parallel halves is about each of them in turn, not about both."""
+    if not pair:
+        return []
+    stems = [role_pattern(role) for role in pair]
+    named = set()
+    for line in passage.text.split("\n"):
+        roles = [role for role, stem in zip(pair, stems) if stem.search(line)]
+        if len(roles) == 1:
+            named.add(roles[0])
+    return [role for role in pair if role in named]
 
 
 def role_of(passage: Passage, pair: tuple[str, str] | None) -> str:
