@@ -175,7 +175,10 @@ def test_every_quoted_piece_is_in_the_passage_it_cites(assistant, question):
     [("what does a data engineer do?", "not_found"), ("what does a product manager do all day?", "not_found"),
      # the roles the article compares, however they are named, with words that make no other role
      ("what does a machine learning engineer do?", "answer"), ("what does a senior data scientist do?", "answer"),
-     ("can a software engineer become an ML engineer?", "answer")],
+     ("can a software engineer become an ML engineer?", "answer"),
+     # asked beside a role it compares: the answer would be about the one it names, not the other
+     ("what does a data engineer do and how is that different from an MLE?", "not_found"),
+     ("I'm a data engineer, should I move to ML engineering?", "answer")],
 )
 def test_a_role_the_article_never_names_is_not_answered_for_one_it_compares(assistant, question, kind):
     assert assistant.answer(question).kind == kind
