@@ -27,10 +27,10 @@ FLOORS = {  # eval/questions.jsonl: a dev set (the confidence weights and thresh
 # eval/test.jsonl: written blind, read only as totals. Floors a little under today's figures
 # (README), far under the targets of the quality issue, which are not met yet.
 TEST_FLOORS = {
-    "hit@1": 0.68,  # 0.700 today, 0.685 before BM25 weighed words by commonness (fifteenth session)
-    "hit@3": 0.87,  # 0.885 today, 0.892 before the fifteenth session
+    "hit@1": 0.69,  # 0.715 today, 0.708 before per-role template questions (nineteenth session), 0.685 before the fifteenth
+    "hit@3": 0.87,  # 0.892 today, 0.885 before the nineteenth session, 0.892 before the fifteenth
     "answer_acc": 0.82,  # 0.845 today, 0.831 before "which is easier?" named the pair (eighteenth session), 0.817 before the eleventh
-    "lead": 0.75,  # 0.775 today, 0.761 before the eighteenth session, 0.746 before the thirteenth, 0.718 before the eleventh
+    "lead": 0.75,  # 0.782 today, 0.775 before the nineteenth session, 0.761 before the eighteenth, 0.718 before the eleventh
     "answered": 0.95,  # 0.972 today, 0.958 before the eighteenth session, 0.951 before the thirteenth, 0.915 before the tenth
     "abstain_recall": 0.95,  # 0.968 today, 0.935 before a role the article never names counted as out of scope
     "facts": 0.95,  # 12 of 12 today, 11 before the thirteenth session's page-fact phrasings
@@ -38,7 +38,8 @@ TEST_FLOORS = {
     "smalltalk": 0.9,  # 16 of 17 today, 15 before the thirteenth session, 14 before the small-talk work
     # 22 of 34 today (21 before the seventeenth session's own-words blend), 20 before the twelfth
     "conversations": 0.6,
-    "follow_ups": 0.74,  # 0.776 today (0.755 before the seventeenth session), 0.714 before the eleventh
+    # 0.755 today: 0.776 before the nineteenth session's role-swap mirror lost one turn (README); 0.714 before the eleventh
+    "follow_ups": 0.74,
 }
 # eval/dev-blind.jsonl: written blind like the test set, but a dev set (its failures were read).
 BLIND_DEV_FLOORS = {"hit@1": 0.63, "hit@3": 0.87, "answer_acc": 0.82, "lead": 0.71, "answered": 0.93,
@@ -142,16 +143,16 @@ def test_near_domain_questions_and_their_look_alikes(assistant):
 
 def test_fresh_conversations_stay_at_their_level(assistant):
     """eval/fresh-conversations.jsonl: 50 conversations written blind at the end of the twelfth
-    session and read only as totals, like the held-out set: 0.500 / 0.682 today (0.500 / 0.712 at
-    the eighteenth session's start, 0.460 / 0.697 at the thirteenth's, 0.420 / 0.682 at the twelfth's)."""
+    session and read only as totals, like the held-out set: 0.500 / 0.682 today and at the
+    nineteenth session's start (0.500 / 0.712 at the eighteenth's, 0.460 / 0.697 at the thirteenth's, 0.420 / 0.682 at the twelfth's)."""
     rows = evaluate(assistant, load_set(ROOT / "eval" / "fresh-conversations.jsonl"), baselines=False).rows["rolebot"]
     assert rows["conversations"] >= 0.44 and rows["follow_ups"] >= 0.67
 
 
 def test_second_fresh_conversations_stay_at_their_level(assistant):
     """eval/fresh-conversations-2.jsonl: 40 conversations written blind late in the fourteenth
-    session and read only as totals: 0.550 / 0.810 today (0.525 / 0.794 at the eighteenth session's
-    start, 0.500 / 0.778 at the fourteenth's)."""
+    session and read only as totals: 0.550 / 0.810 today and at the nineteenth session's start
+    (0.525 / 0.794 at the eighteenth's, 0.500 / 0.778 at the fourteenth's)."""
     rows = evaluate(assistant, load_set(ROOT / "eval" / "fresh-conversations-2.jsonl"), baselines=False).rows["rolebot"]
     assert rows["conversations"] >= 0.47 and rows["follow_ups"] >= 0.75
 
@@ -159,7 +160,7 @@ def test_second_fresh_conversations_stay_at_their_level(assistant):
 def test_third_fresh_conversations_stay_at_their_level(assistant):
     """eval/fresh-conversations-3.jsonl: 40 conversations (133 turns) written blind late in the
     eighteenth session, after its changes, and read only as totals: 0.550 / 0.734 on its final code,
-    0.500 / 0.722 on its start code."""
+    0.500 / 0.722 on its start code; 0.550 / 0.759 at the nineteenth session's end."""
     rows = evaluate(assistant, load_set(ROOT / "eval" / "fresh-conversations-3.jsonl"), baselines=False).rows["rolebot"]
     assert rows["conversations"] >= 0.5 and rows["follow_ups"] >= 0.7
 
@@ -167,8 +168,9 @@ def test_third_fresh_conversations_stay_at_their_level(assistant):
 def test_fresh_blind_questions_stay_at_their_level(assistant):
     """eval/fresh-blind.jsonl: 130 items (105 answerable single questions, 20 out of scope or
     near-domain, 5 small talk) written blind at the end of the fifteenth session and read only
-    as totals. Today hit@1 0.752, answer_acc 0.781, lead 0.724, answered 0.962, abstain recall
-    0.950; without that session's BM25 weighting 0.705, 0.810, 0.695."""
+    as totals. Today hit@1 0.771, answer_acc 0.790, lead 0.743, answered 0.971, abstain recall
+    1.0 (0.762, 0.781, 0.733, 0.971, 0.950 at the nineteenth session's start); without the fifteenth
+    session's BM25 weighting 0.705, 0.810, 0.695."""
     rows = evaluate(assistant, load_set(ROOT / "eval" / "fresh-blind.jsonl"), baselines=False).rows["rolebot"]
     floors = {"hit@1": 0.73, "hit@3": 0.86, "answer_acc": 0.76, "lead": 0.70, "answered": 0.94,
               "abstain_recall": 0.9, "smalltalk": 0.8}

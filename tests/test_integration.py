@@ -747,3 +747,6 @@ def test_an_faq_asked_in_other_words_is_quoted_in_its_own_order(assistant):
     faq = next(p for p in assistant.retriever.passages if p.kind == "faq" and "statistics" in p.question)
     reply = assistant.answer("do MLEs need stats?")
     assert reply.citations[0].id == faq.id and reply.text.startswith(faq.text.split(". ")[0]), reply.text
+    # Not when its reply opens on the other role: "what about ML engineers' tools?" of the tools FAQ.
+    tools = assistant.answer("thanks, and what about ML engineers' tools?")
+    assert tools.text.startswith("ML Engineers"), tools.text

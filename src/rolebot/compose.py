@@ -12,7 +12,7 @@ import re
 from typing import NamedTuple
 
 from .knowledge import CONCLUSION, LIST_ITEM, item_at, item_beside, list_items
-from .query import ROLE, content_words, expand_abbreviations, ordinal, sequence_step
+from .query import ROLE, content_words, expand_abbreviations, ordinal, roles_named, sequence_step
 from .aspects import ASPECT_WEIGHT
 from .index import QUESTION_VIEW
 from .retriever import names_bonus
@@ -65,6 +65,7 @@ class Focus(NamedTuple):
     names: float = 0.0  # what an item naming a tool or product gains (retriever.names_bonus)
     nth: int | None = None  # "the first step": the item's place (query.ordinal)
     stems: frozenset | set = frozenset()  # the question's rare words (one item alone may share them)
+    roles: frozenset | set = frozenset()  # the roles the question names (query.roles_named)
 
 
 NO_FOCUS = Focus()
@@ -89,7 +90,7 @@ class Composer:
         sequence = sequence_step(question)
         step = self.retriever.embedder.encode_queries([self.retriever.normalize(sequence[0])])[0] if sequence else None
         focus = Focus(step, sequence[1] if sequence else 1, names_bonus(question), ordinal(question),
-                      self._rare_stems(question, self.passages[best.passage].doc))
+                      self._rare_stems(question, self.passages[best.passage].doc), roles_named(question))
         picked = lead + [b for b in self._blocks(best, vec, MAX_ANSWER_CHARS - _size(lead), focus=focus) if b not in lead]
         listed = self._introduced_list(best.passage)
         if listed is not None and _size(picked) + len(listed[1]) <= MAX_ANSWER_CHARS and listed not in picked:
@@ -167,7 +168,7 @@ class Composer:
             # An FAQ's answer is quoted whole; the sentence that answers leads it, unless it
             # leans on the one before ("This is a common …", "However, …").
             if (best_only or top == 0 or PRONOUN_START.match(units[top]) or TURN.match(units[top])
-                    or self._asks_its_question(row.passage, vec, row.unit_scores[top])):
+                    or self._asks_its_question(row.passage, vec, row.unit_scores[top], focus.roles, units[0])):
                 return [(row.passage, p.text)]
             return [(row.passage, units[i]) for i in [top] + [i for i in range(len(units)) if i != top]]
         lead = _nth_item(units[top], focus.nth) or self._item_lead(row.passage, units[top], vec, focus)
@@ -189,10 +190,15 @@ class Composer:
         order = first + sorted(i for i in chosen if i not in first)
         return blocks + [(row.passage, units[i]) for i in order]
 
-    def _asks_its_question(self, p: int, vec, best_unit: float) -> bool:
+    def _asks_its_question(self, p: int, vec, best_unit: float, asked_roles: set, opening: str) -> bool:
         """Whether the learner asked an FAQ's own question (it matches them better than any
         sentence of the answer does): then its answer opens with the reply ("ML Engineers do need
-        a basic understanding of statistics…" to "do MLEs need stats?"), in its own order."""
+        a basic understanding of statistics…" to "do MLEs need stats?"), in its own order — unless
+        that reply is about another role than the one asked about ("and ML engineers' tools?" of
+        an FAQ whose answer opens with what data scientists use)."""
+        opens_on = roles_named(opening)
+        if asked_roles and opens_on and not asked_roles & opens_on:
+            return False
         views, kinds = self.retriever.pieces.views(p)
         asked = views[kinds == QUESTION_VIEW]
         return len(asked) > 0 and float((asked @ vec).max()) >= best_unit + FAQ_ASKED_MARGIN
