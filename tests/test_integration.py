@@ -723,21 +723,24 @@ def test_a_term_a_sentence_only_names_is_answered_with_the_sentence_that_explain
     assert reply.kind == "answer" and "real-world traffic" in reply.text[:250], reply.text
 
 
-def test_a_follow_up_ending_on_instead_keeps_to_the_last_answers_passage(assistant):
-    """"what do they focus on instead" after "do ml engineers need stats?": the answer's own
-    passage ("…, whereas ML Engineers focus more on implementation…") is quoted again beside the
-    ML engineer's definition (query.LEANS_BACK; it lost the near tie with the plain topic bonus)."""
+def test_a_follow_up_ending_on_then_or_instead_leans_on_the_last_answer(assistant, monkeypatch):
+    """"so how do they differ then?" asks in the light of the last answer: its passages gain
+    LEANS_BACK_BONUS, more than a plain rewritten follow-up's TOPIC_BONUS (query.LEANS_BACK)."""
+    from rolebot.assistant import LEANS_BACK_BONUS, TOPIC_BONUS
     from rolebot.query import LEANS_BACK
 
     assert LEANS_BACK.search("so how do they differ then?") and LEANS_BACK.search("what do they focus on instead")
     assert not LEANS_BACK.search("and then what happens to the model?")
-    history = []
-    for turn in ["do ml engineers need stats?", "what do they focus on instead"]:
-        reply = assistant.answer(turn, history)
-        history += [{"role": "user", "content": turn}, {"role": "assistant", "content": reply.text}]
-        if len(history) == 2:
-            first = reply.citations[0].id
-    assert reply.kind == "answer" and first in [c.id for c in reply.citations], (first, reply.text)
+    assert LEANS_BACK_BONUS > TOPIC_BONUS
+    given = []
+    near_topic = assistant._near_topic
+    monkeypatch.setattr(assistant, "_near_topic", lambda rows, topic, swapped=None, bonus=TOPIC_BONUS:
+                        given.append(bonus) or near_topic(rows, topic, swapped, bonus))
+    history = [{"role": "user", "content": "is ml engineering just a subset of data science?"},
+               {"role": "assistant", "content": assistant.answer("is ml engineering just a subset of data science?").text}]
+    for turn in ["so how do they differ then", "how do they differ"]:
+        assistant.answer(turn, history)
+    assert given == [LEANS_BACK_BONUS, TOPIC_BONUS], given
 
 
 def test_an_faq_asked_in_other_words_is_quoted_in_its_own_order(assistant):
