@@ -110,6 +110,7 @@ def names_the_publisher(text: str, names: set[str]) -> str | None:
         return None
     return "author" if AUTHORSHIP.search(text) else "source"
 
+
 # How much of the conclusion "what is this article about?" quotes after the sections it covers:
 # two sentences of a typical one, so the whole answer stays near 600 characters.
 GIST_CHARS = 260
