@@ -79,6 +79,14 @@ class Assistant:
         self.replies = Replies(retriever)
         self.gauge = Confidence(retriever)
         self._answers = LRU(ANSWER_CACHE_SIZE)
+        passages = retriever.passages
+        # Read once, not per turn: the sections a role swap can mirror, and where each document
+        # sums itself up ("what is this page about?" quotes the start of it).
+        self._sections = {p.section for p in passages}
+        self._conclusions: dict[str, int] = {}
+        for i, p in enumerate(passages):
+            if p.kind == "passage" and p.section and CONCLUSION.match(p.section[0]):
+                self._conclusions.setdefault(p.doc, i)
 
     @property
     def title(self) -> str:
@@ -219,7 +227,7 @@ class Assistant:
         near = set(topic.passages)
         sections = {passages[p].section for p in near if passages[p].kind != "faq"}
         if swapped:
-            sections |= mirrored(sections, {p.section for p in passages}, swapped)
+            sections |= mirrored(sections, self._sections, swapped)
         near |= {r.passage for r in rows if passages[r.passage].section in sections}
         out = [replace(r, fused=r.fused + bonus) if r.passage in near else r for r in rows]
         out.sort(key=lambda s: (s.fused, s.dense), reverse=True)
@@ -229,12 +237,8 @@ class Assistant:
         docs = self.retriever.manifest.get("documents", [])
         current = {self.retriever.passages[p].doc for p in topic.passages}
         chosen = [d for d in docs if d["slug"] in (documents or current)] or docs
-        gist = None
-        if kind == "about" and len(chosen) == 1:  # "what is this page about?": in its own words too
-            ends = (i for i, p in enumerate(self.retriever.passages)
-                    if p.doc == chosen[0]["slug"] and p.kind == "passage" and p.section and CONCLUSION.match(p.section[0]))
-            end = next(ends, None)
-            gist = None if end is None else self.retriever.hit(Scored(end, 1.0, 1.0, 0.0, ()))
+        end = self._conclusions.get(chosen[0]["slug"]) if kind == "about" and len(chosen) == 1 else None
+        gist = None if end is None else self.retriever.hit(Scored(end, 1.0, 1.0, 0.0, ()))  # in its own words too
         return fact_answer(kind, chosen, gist)
 
     def _move(self, move: str, text: str, topic: Topic, note: str) -> Answer | None:

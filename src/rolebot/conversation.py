@@ -16,8 +16,8 @@ from . import config
 from .facts import fact_ellipsis, fact_kind, names_the_publisher, publisher_names
 from .knowledge import LIST_ITEM
 from .query import (ASKS, FOLLOW_UP_START, POINTING_NOUNS, PRONOUN, ROLE, THING, WORD, asks_by_place, clean_text,
-                    content_words, expand_abbreviations, is_fragment, name_the_pair, names_a_role, resolve_follow_up,
-                    role_pattern, role_root, sequence_step)
+                    content_words, expand_abbreviations, is_fragment, name_the_pair, names_a_role, pair_named,
+                    resolve_follow_up, role_pattern, role_root, sequence_step)
 from .smalltalk import remark_kind, smalltalk_kind, strip_pleasantries
 
 # Words that, with no conversation yet, can only mean the two things a comparison compares.
@@ -233,8 +233,8 @@ class Conversation:
         ("and the ml engineer?" after a question about data scientists), else None."""
         if not self.pair or not topic.question:
             return None
-        named = [r for r in self.pair if role_pattern(r).search(expand_abbreviations(text))]
-        before = [r for r in self.pair if role_pattern(r).search(expand_abbreviations(topic.question))]
+        named = pair_named(expand_abbreviations(text), self.pair)
+        before = pair_named(expand_abbreviations(topic.question), self.pair)
         if len(named) == 1 and before == [r for r in self.pair if r != named[0]]:
             return before[0], named[0]
         return None

@@ -252,6 +252,11 @@ def role_pattern(role: str) -> re.Pattern:
     return re.compile(r"\b" + r"\s+".join(map(re.escape, words[:-1] + [role_root(words[-1])])), re.I)
 
 
+def pair_named(text: str, pair: tuple[str, str]) -> list[str]:
+    """The roles of ``pair`` a text names, in the pair's order ("ML Engineering" names "ML Engineer")."""
+    return [role for role in pair if role_pattern(role).search(text)]
+
+
 def role_root(word: str) -> str:
     """A role word without the ending that makes it a person: "Scientist" -> "Scien" (science),
     "Engineer" -> "Engine" (engineering)."""

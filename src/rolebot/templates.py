@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from .knowledge import CONCLUSION, Passage
-from .query import role_pattern, title_pair
+from .query import pair_named, title_pair
 
 # (what the section's own heading says, questions with {role} for the role it is about, or
 # {both} for the two roles when the kind of section is about them together)
@@ -65,10 +65,9 @@ def alone_on_a_line(passage: Passage, pair: tuple[str, str] | None) -> list[str]
     the “body”…"): a passage of parallel halves is about each of them in turn, not about both."""
     if not pair:
         return []
-    stems = [role_pattern(role) for role in pair]
     named = set()
     for line in passage.text.split("\n"):
-        roles = [role for role, stem in zip(pair, stems) if stem.search(line)]
+        roles = pair_named(line, pair)
         if len(roles) == 1:
             named.add(roles[0])
     return [role for role in pair if role in named]
@@ -80,9 +79,8 @@ def role_of(passage: Passage, pair: tuple[str, str] | None) -> str:
     them. A document whose title names no pair is about what its title says."""
     if not pair:
         return passage.title
-    stems = [role_pattern(role) for role in pair]
     for text in [passage.section[-1], passage.text, *reversed(passage.section[:-1])]:
-        named = [role for role, stem in zip(pair, stems) if stem.search(text)]
+        named = pair_named(text, pair)
         if len(named) == 1:
             return named[0]
     return f"{pair[0]} and {pair[1]}"
