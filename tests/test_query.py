@@ -529,6 +529,10 @@ def test_a_refused_turn_that_names_no_role_is_no_antecedent_for_they():
     assert topic.answered == "What cloud stuff do ML engineers use?"
     assert (conversation.resolve("is it hard to learn for them?", topic)
             == "is it hard to learn for them (What cloud stuff do ML engineers use)?")
+    # A turn that points at nothing borrows nothing from a refused one that named no role ("lol
+    # sorry. what's EDA again?" after "can you recommend a good pizza place"); a swap still does.
+    assert conversation.resolve("and what's EDA again?", topic) == "and what's EDA again?"
+    assert conversation.resolve("and for data scientists?", topic) != "and for data scientists?"
 
 
 @pytest.mark.parametrize("text, place", [("what's the first step?", 0), ("n the last step", -1), ("and the 2nd one?", 1),

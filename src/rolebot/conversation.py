@@ -211,11 +211,15 @@ class Conversation:
             return f"{text.rstrip(' ?.!')} ({self.pair[0]} and {self.pair[1]})?"[: config.MAX_QUESTION_CHARS]
         previous = topic.question
         if previous and not topic.quoted and not names_a_role(text):
-            # A refused turn is no antecedent for "that example", nor, if it named no role, for "they".
+            # A refused turn is no antecedent for "that example", nor, if it named no role, for "they"
+            # or for a turn that points at nothing ("lol sorry. what's EDA again?" after "any good
+            # pizza places?"). Blind dev conversations: follow-ups +2 turns on dev-conversations-11.
             if THING.search(text) and topic.answered:
                 previous = topic.answered
             elif topic.subject and PRONOUN.search(text) and not names_a_role(previous):
                 previous = topic.subject
+            elif not names_a_role(previous) and not (PRONOUN.search(text) or THING.search(text)):
+                previous = None
         if previous and not names_a_role(previous):
             # "why are these two jobs so hyped?" is about the pair: "them" after it means the two
             # roles, not that whole question (whose own borrowed words would nest in the rewrite).
