@@ -753,3 +753,23 @@ def test_an_faq_asked_in_other_words_is_quoted_in_its_own_order(assistant):
     # Not when its reply opens on the other role: "what about ML engineers' tools?" of the tools FAQ.
     tools = assistant.answer("thanks, and what about ML engineers' tools?")
     assert tools.text.startswith("ML Engineers"), tools.text
+
+
+def test_words_that_point_at_the_page_are_not_read_as_the_subject(assistant):
+    # "article", "mentions" and "somewhere" are no words of the knowledge: left in, they counted
+    # as an unknown subject and the question was refused although its passage ranked first.
+    asked = "the article mentions drift somewhere, what was that about"
+    reply = assistant.answer(asked)
+    assert reply.kind == "answer" and "drift" in reply.text[:200]
+    assert assistant.answer("does the article mention salaries?").kind == "not_found"
+
+
+def test_and_then_walks_on_to_the_next_step_and_the_last_step_by_its_place(assistant):
+    history = []
+    for turn in ["how do they work together on a project", "what happens after the data scientist builds the model"]:
+        history += [{"role": "user", "content": turn}, {"role": "assistant", "content": assistant.answer(turn, history).text}]
+    after = assistant.answer("and then?", history)
+    assert "deploys the model into production" in after.text[:150] and "tested and validated" not in after.text
+    history += [{"role": "user", "content": "and then?"}, {"role": "assistant", "content": after.text}]
+    last = assistant.answer("whats the last step", history)
+    assert last.kind == "answer" and "monitor and improve performance" in last.text[:150]

@@ -252,7 +252,10 @@ def test_naming_the_pages_own_author_or_publisher_asks_for_it():
 
 @pytest.mark.parametrize("text, kind", [("when?", "date"), ("and who?", "author"), ("where from?", "source"),
                                          ("ok, what year then?", "date"), ("which company?", "author"),
-                                         ("when should i start?", None), ("who deploys the model?", None)])
+                                         ("when should i start?", None), ("who deploys the model?", None),
+                                         # "it" is the page right after a question about it
+                                         ("what's it about in a sentence", "about"), ("and what does it cover?", "about"),
+                                         ("what is it about the ML role that pays more", None)])
 def test_a_bare_when_after_a_page_fact_asks_another(text, kind):
     from rolebot.facts import fact_ellipsis
 
@@ -282,7 +285,9 @@ def test_a_bare_when_after_a_page_fact_asks_another(text, kind):
      ("but they're different in practice?", None), ("are they really distinct in real life?", None),
      ("got an example of that in practice?", "example"), ("in practice?", "example"), ("is there a real world example?", "example"),
      # "then what" asks what comes next only alone: "ok then what do they do?" is a question of its own
-     ("then what?", "next"), ("then what happens", "next"), ("ok then what do they do?", None)],
+     ("then what?", "next"), ("then what happens", "next"), ("ok then what do they do?", None),
+     # "and then?" is the next step, not "and?" with its filler "then" dropped
+     ("and then?", "next"), ("so then?", "next"), ("and?", "more"), ("ok then, tell me more", "more")],
 )
 def test_follow_up_moves(text, move):
     assert move_of(text) == move
@@ -343,6 +348,11 @@ def test_follow_up_moves(text, move):
          "can you explain how gradient descent works?"),
         ("explain random forest pls", "what tools do data scientists use?", "explain random forest pls"),
         ("can you explain that", "what tools do data scientists use?", "can you explain that (what tools do data scientists use)?"),
+        # "is it the same for …?", "does that apply to …?": the same question of the role named
+        ("is it the same for ml engineers?", "what tools do data scientists use", "what tools do ml engineers use"),
+        ("does that apply to data scientists too?", "do ml engineers need stats?", "do data scientists need stats?"),
+        ("is it the same for a startup?", "do companies hire separate roles",
+         "is it the same for a startup (do companies hire separate roles)?"),
     ],
 )
 def test_follow_ups(question, previous, expected):
@@ -393,7 +403,9 @@ def test_points_back(text, expected):
      ("which step is done prior to deployment?", ("deployment", -1)),
      ("and just before testing?", ("testing", -1)),
      # "before" in a question of its own
-     ("what should i learn before python?", None), ("before applying, should i learn SQL?", None)],
+     ("what should i learn before python?", None), ("before applying, should i learn SQL?", None),
+     # asked beside the conversation's last question: the step is named before it
+     ("what comes after the model gets tested (how does a typical project go between them)?", ("the model gets tested", 1))],
 )
 def test_sequence_step(question, step):
     assert sequence_step(question) == step
@@ -406,7 +418,8 @@ def test_sequence_step(question, step):
      ("what is the meaning of life for a data scientist at a startup", False),
      # Words around the question that change nothing it asks.
      ("so what is a data scientist actually?", True), ("ok so what's an MLE, in one sentence?", True),
-     ("and what exactly is an ML engineer then", True), ("so what do MLEs focus on instead?", False)],
+     ("and what exactly is an ML engineer then", True), ("so what do MLEs focus on instead?", False),
+     ("so whats an ml engineer, in simple words?", True), ("what is a data scientist in plain english", True)],
 )
 def test_is_definition(question, asks):
     assert is_definition(question) == asks
@@ -570,7 +583,8 @@ def test_what_the_learner_says_of_themselves_is_not_what_they_ask(text, asked):
 @pytest.mark.parametrize("text, by_place", [("who does the first step?", True), ("n the last step", True),
                                             ("and the second one?", True), ("what is the first step to become an MLE?", False),
                                             ("what's the first thing to learn for data science?", False),
-                                            ("who deploys the model?", False)])
+                                            ("who deploys the model?", False), ("whats the last step", True),
+                                            ("whats the first thing to learn for data science?", False)])
 def test_a_turn_that_asks_for_an_item_by_its_place(text, by_place):
     assert asks_by_place(text) == by_place
 
@@ -612,3 +626,18 @@ def test_a_rewritten_follow_up_counts_its_own_words_at_a_share():
     assert blended[0].fused == pytest.approx((1 - OWN_WORDS_SHARE) * 0.79 + OWN_WORDS_SHARE * 0.90)
     assert blended[2].fused == pytest.approx((1 - OWN_WORDS_SHARE) * 0.70 + OWN_WORDS_SHARE * 0.10)  # the lowest it had
     assert [r.dense for r in blended] == [0.79, 0.8, 0.7]  # the evidence behind the confidence is the rewrite's
+
+
+@pytest.mark.parametrize("text, asked", [
+    ("the article mentions drift somewhere, what was that about", "drift, what was that about"),
+    ("what does the article say about drift", "what about drift"), ("does the post mention salaries?", "salaries?"),
+    ("according to the article, who deploys models?", "who deploys models?"),
+    ("In the article, what tools do data scientists use?", "what tools do data scientists use?"),
+    ("you mentioned drift earlier, what is it", "drift earlier, what is it"),
+    # nothing else left, or no words about the page: all of it
+    ("what does the article say", "what does the article say"), ("is this article good", "is this article good"),
+    ("what is the main point of the text", "what is the main point of the text")])
+def test_words_that_point_at_the_page(text, asked):
+    from rolebot.query import without_page_talk
+
+    assert without_page_talk(text) == asked

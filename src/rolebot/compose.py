@@ -47,7 +47,7 @@ NAMED_THEN_DEFINED = re.compile(
 # scientist actually?", "ok what's an MLE, in one sentence?".
 OPENERS = re.compile(r"^\W*(?:(?:so|ok|okay|and|but|well|right|then|alright|um+|uh+)\b\W*)+", re.I)
 FILLERS = re.compile(r"(?:\W+(?:actually|exactly|really|then|again|briefly|simply|please|pls|"
-                     r"in\s+(?:one|a)\s+(?:sentence|line|word)|in\s+(?:short|brief|simple\s+terms|a\s+nutshell)))+\W*$", re.I)
+                     r"in\s+(?:one|a)\s+(?:sentence|line|word)|in\s+(?:short|brief|(?:simple|plain)\s+(?:terms|words|english)|a\s+nutshell)))+\W*$", re.I)
 
 
 def is_definition(question: str) -> bool:

@@ -97,7 +97,9 @@ def move_of(text: str) -> str | None:
         return None
     # Short clauses, each a "more" or nothing ("meaning? elaborate pls", "how exactly, walk me thru").
     clauses = [c for c in map(_strip_fillers, CLAUSE_END.split(text)) if not FILLER_CLAUSE.match(c)]
-    if clauses and all(MOVES["more"].match(c) for c in clauses):
+    # "and then?" is the next step, not "and?" with its filler "then" stripped.
+    steps = MOVES["next"].search(text) or MOVES["before"].search(text)
+    if clauses and not steps and all(MOVES["more"].match(c) for c in clauses):
         return "more"
     extra = [w for w in content_words(text) if w not in MOVE_WORDS]
     if len(extra) > 1:

@@ -151,8 +151,16 @@ ELLIPSIS_KINDS = {"when": "date", "what year": "date", "what date": "date", "who
                   "where": "source", "where from": "source", "from where": "source"}
 
 
+# Right after one, "it" is the page: "what's it about in a sentence?", "and what does it cover?".
+ABOUT_IT = re.compile(r"^\W*(?:(?:and|so|ok|okay|also)\W+)?(?:what(?:'?s|\s+is)\s+it\s+(?:all\s+|mainly\s+|mostly\s+)?about|"
+                      r"what\s+does\s+it\s+(?:cover|say|talk\s+about|discuss))"
+                      r"(?:\W+(?:in\s+(?:a|one|1)\s+(?:sentence|line|word)|briefly|in\s+short|then|though|tho))?\W*$", re.I)
+
+
 def fact_ellipsis(text: str) -> str | None:
     """The page fact a bare "when?" or "who?" asks for, said right after a question about the page."""
+    if ABOUT_IT.match(text):
+        return "about"
     m = ELLIPSIS.match(text)
     if not m:
         return None

@@ -72,6 +72,8 @@ COUNTERPART = {"data scientist": "ML engineer", "ml engineer": "data scientist"}
 # "tell me more about the DS side" asks for more of the last topic, about that role.
 FOLLOW_UP_START = re.compile(
     r"^(and|or|also|so|but|what about|how about|same for|and for|what of|then|ok(ay)? and|and what about|"
+    r"(is|are|was)\s+(it|that|this)\s+(the\s+same|similar|any\s+different|different)\s+(for|with)|"
+    r"(does|do|would)\s+(it|that|this)\s+(apply|go|hold)\s+(to|for)|"
     r"tell me more( about| on)?|more (about|on)|(can you )?(explain|elaborate on|expand on|say more about))\b", re.I
 )
 # A turn that ends on "then" or "instead" ("so how do they differ then?", "what do they focus on
@@ -166,6 +168,7 @@ QUESTION_WORD = re.compile(r"\b(how|what|which|who|where|when|why|should|can|cou
 NEXT_STEP = re.compile(r"(?:so\s+|then\s+)?(?:what|whats|what's)\b.{0,20}\b(?:next|then|happens|comes|follows)\b", re.I)
 ANCHOR_END = re.compile(r"\s*,\s*(?=(?:so\s+|then\s+)?(?:what|whats|what's|which|who|how)\b)", re.I)
 BEFORE = re.compile(r"^(before|prior\s+to)$", re.I)
+BORROWED = re.compile(r"\s*\(.*$")
 
 
 def sequence_step(question: str) -> tuple[str, int] | None:
@@ -175,7 +178,10 @@ def sequence_step(question: str) -> tuple[str, int] | None:
     if not m:
         return None
     direction = -1 if BEFORE.match(m["word"]) else 1
-    anchor, *asked = ANCHOR_END.split(m["anchor"], maxsplit=1)  # "once it's checked, what's next?"
+    # A turn asked beside the conversation's last question (conversation.in_context: "what comes
+    # after the model gets tested (how does a typical project go …)?") names its step before that.
+    anchor = BORROWED.sub("", m["anchor"]) or m["anchor"]
+    anchor, *asked = ANCHOR_END.split(anchor, maxsplit=1)  # "once it's checked, what's next?"
     if asked:  # what follows the comma is the question: the next step, or a question of its own
         return (anchor, direction) if direction == 1 and NEXT_STEP.match(asked[0]) else None
     bare = not ASKS_WHAT.match(question)
@@ -188,7 +194,8 @@ def asks_by_place(text: str) -> bool:
     m = ORDINAL.search(text)
     if m is None or names_a_role(text):
         return False
-    return is_fragment(text) or not content_words(text[: m.start()] + " " + text[m.end():])
+    # The question word goes too: chat spells it "whats" ("whats the last step"), no stopword.
+    return is_fragment(text) or not content_words(ASKS.sub(" ", text[: m.start()]) + " " + text[m.end():])
 
 
 def names_a_role(text: str) -> bool:
@@ -221,6 +228,34 @@ def expand_abbreviations(text: str) -> str:
     if LONE_R.search(text):  # the check above costs ~15 µs a message; most have no lone "r"
         text = CHAT_ARE.sub(lambda m: f"{m['before'] or ''}are", text)
     return _ABBREV.sub(lambda m: _EXPANSIONS[m.group(1).lower()], text)
+
+
+# How a learner points at the page while asking about what it says ("the article mentions drift
+# somewhere, what was that about?", "what does the text say about MLOps?", "according to the post,
+# …", "you mentioned drift"): words about the document, in any article, not about the subject.
+# Left in, the search reads them as part of the subject and the confidence figure counts
+# "article", "mentions" and "somewhere" as topic words the knowledge does not use.
+_DOC = r"(article|page|post|text|blog|guide|piece|author|writer|writeup|write-up)"
+_SAYS = (r"(says?|said|mention(s|ed)?|talk(s|ed)?\s+about|covers?|covered|discuss(es|ed)?|states?|stated|"
+         r"brings?\s+up|brought\s+up|refers?\s+to|referred\s+to|claims?|claimed|writes?\s+about|wrote\s+about)")
+PAGE_TALK = re.compile(
+    rf"\b(according\s+to|in|from|on)\s+(the|this|that|your|ur)\s+{_DOC}\b|"
+    rf"\b(does|did|do)\s+(the|this|that|your|ur)\s+{_DOC}\s+{_SAYS}(\s+anything)?\b|"
+    rf"\b(the|this|that|your|ur)\s+{_DOC}\s+{_SAYS}\b|"
+    rf"\b(you|u)\s+(said|mentioned|talked\s+about|wrote\s+about|brought\s+up)(\s+about)?\b", re.I)
+SOMEWHERE = re.compile(r"\s*\b(somewhere|anywhere)\b(\s+(in\s+there|earlier|before))?", re.I)
+
+
+def without_page_talk(text: str) -> str:
+    """The question without the words with which it points at the page ("the article mentions
+    drift somewhere, what was that about?" -> "drift, what was that about?"); all of it when
+    nothing else would be left."""
+    stripped, n = PAGE_TALK.subn(" ", text)
+    if not n:
+        return text
+    stripped = re.sub(r"\s+([,.?!:;])", r"\1", " ".join(SOMEWHERE.sub(" ", stripped).split()))
+    stripped = re.sub(r"([.?!:;]),", r"\1", stripped).strip(" ,")
+    return stripped if content_words(stripped) else text
 
 
 def words(text: str) -> list[str]:

@@ -15,7 +15,8 @@ from . import lexical
 from .errors import IndexLoadError, QueryError
 from .knowledge import Passage, knowledge_files
 from .pieces import Pieces
-from .query import Speller, asks_for_names, expand_abbreviations, name_the_pair, scrub, sequence_step, title_pair
+from .query import (Speller, asks_for_names, expand_abbreviations, name_the_pair, scrub, sequence_step, title_pair,
+                    without_page_talk)
 from .records import Hit
 from .wordlines import WordLines
 
@@ -151,7 +152,7 @@ class Retriever:
         return stem in self._known_stems
 
     def normalize(self, query: str) -> str:
-        return self.speller.correct(name_the_pair(expand_abbreviations(query), self.pair))
+        return self.speller.correct(name_the_pair(expand_abbreviations(without_page_talk(query)), self.pair))
 
     # -- search ---------------------------------------------------------------------------
     def search(self, query: str, k: int = 5, documents: list[str] | None = None) -> list[Hit]:
