@@ -20,7 +20,8 @@ def test_a_section_gets_questions_about_the_role_it_is_about(retriever):
         asked = templates.questions(by_path[(parent, "Key Responsibilities")])
         assert asked and all(role in q and other not in q for q in asked), asked
     faq = next(p for p in retriever.passages if p.kind == "faq")
-    assert templates.questions(faq) == []  # it has its own question
+    # It has its own question: none from a heading, only the "who …?" of a sentence about one role.
+    assert all(q.startswith("Who ") for q in templates.questions(faq))
 
 
 def test_templates_follow_the_heading_kind_not_the_article(retriever):
@@ -31,7 +32,8 @@ def test_templates_follow_the_heading_kind_not_the_article(retriever):
     assert "What does Nurse do day to day?" in templates.questions(nurse)
     assert templates.questions(replace(nurse, section=("A Short History",))) == []  # a heading of no known kind
     tools = replace(nurse, section=("Tools of the Trade",), text="Doctors rely on stethoscopes.")
-    assert all("Doctor" in q and "Nurse" not in q for q in templates.questions(tools))  # the text names the role
+    # the text names the role ("who …?" questions name none: see the next test)
+    assert all("Doctor" in q and "Nurse" not in q for q in templates.questions(tools) if not q.startswith("Who "))
 
 
 def test_a_passage_of_parallel_halves_gets_questions_about_each_role_it_names_alone(retriever):
@@ -49,12 +51,27 @@ def test_a_passage_of_parallel_halves_gets_questions_about_each_role_it_names_al
     assert templates.alone_on_a_line(replace(one, text="A Nurse cares, while a Doctor diagnoses."), ("Nurse", "Doctor")) == []
 
 
+def test_a_sentence_whose_subject_is_one_role_gets_the_who_question_it_answers(retriever):
+    base = next(p for p in retriever.passages if p.kind != "faq" and p.section)
+    ward = replace(base, title="Nurse vs Doctor: What Does Each Do?", section=("A Day on the Ward",), text=(
+        "- A Nurse checks the patient's vital signs\n- The chart is updated\n"
+        "Doctors, on the other hand, diagnose illnesses and prescribe treatment. A Doctor listens, while a Nurse acts. "
+        "Nurse roles are demanding.\nNurses commonly use:\n- Blood pressure monitors"))
+    assert templates.who_questions(ward) == ["Who checks the patient's vital signs?",
+                                             "Who diagnose illnesses and prescribe treatment?"]
+    # "A Doctor listens" is too short to ask about; "Nurse roles" is no nurse doing something;
+    # a line ending on ":" introduces a list; a title that compares nothing gets none.
+    assert templates.who_questions(replace(ward, title="A Guide to Hospitals")) == []
+    assert "Who checks the patient's vital signs?" in templates.questions(ward)
+
+
 def test_template_questions_are_indexed_as_their_own_view_kind(tmp_path, fake_embedder):
     knowledge, index_dir = build_article(tmp_path, fake_embedder)
     data = index.load(index_dir)
     owners = {int(data.view_passage[r]) for r in np.flatnonzero(data.view_kind == index.TEMPLATE_VIEW)}
     assert owners == {i for i, p in enumerate(data.passages) if templates.questions(p)}
-    assert not any(data.passages[i].kind == "faq" for i in owners)
+    # An FAQ has its own question: only "who …?" questions of its sentences, none from its heading.
+    assert all(q.startswith("Who ") for i in owners if data.passages[i].kind == "faq" for q in templates.questions(data.passages[i]))
 
 
 def test_a_template_question_counts_less_its_handicap_in_evidence_and_ranking(tmp_path, fake_embedder, monkeypatch):

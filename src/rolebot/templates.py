@@ -12,14 +12,16 @@ retriever.TEMPLATE_HANDICAP.
 
 This is a table of heading kinds, not of this article's wording: nothing here names a tool, a
 role or a phrase of one article, and a heading that is none of these kinds gets no questions.
+A sentence whose subject is one of the two roles ("An ML Engineer deploys the model into
+production") also gets the "who …?" it answers, by its grammar alone.
 """
 
 from __future__ import annotations
 
 import re
 
-from .knowledge import CONCLUSION, Passage
-from .query import pair_named, title_pair
+from .knowledge import CONCLUSION, LIST_ITEM, Passage
+from .query import POINTING_NOUNS, pair_named, title_pair
 
 # (what the section's own heading says, questions with {role} for the role it is about, or
 # {both} for the two roles when the kind of section is about them together)
@@ -45,18 +47,55 @@ KINDS: list[tuple[re.Pattern, list[str]]] = [
 
 
 def questions(passage: Passage) -> list[str]:
-    """The template questions for a passage: none for an FAQ (it has its own question) or for
-    a heading of no known kind."""
+    """The template questions for a passage: those of its heading's kind (none for an FAQ, which
+    has its own question, or for a heading of no known kind), then a "who …?" for each of its
+    sentences whose subject is one of the roles (who_questions)."""
+    return list(dict.fromkeys(_by_heading(passage, title_pair(passage.title)) + who_questions(passage)))
+
+
+def _by_heading(passage: Passage, pair: tuple[str, str] | None) -> list[str]:
     if passage.kind == "faq" or not passage.section:
         return []
     leaf = passage.section[-1]
     kinds = [qs for pattern, qs in KINDS if pattern.search(leaf)]
     if not kinds:
         return []
-    pair = title_pair(passage.title)
     both = f"{pair[0]} and {pair[1]}" if pair else passage.title
     roles = alone_on_a_line(passage, pair) or [role_of(passage, pair)]
-    return list(dict.fromkeys(q.format(role=role, both=both) for role in roles for qs in kinds for q in qs))
+    return [q.format(role=role, both=both) for role in roles for qs in kinds for q in qs]
+
+
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+ASIDE = re.compile(r"^\s*,[^,]{1,40},")  # "ML Engineers, on the other hand, deal with …"
+CONTRAST = re.compile(r",?\s+(?:while|whereas|but|unlike)\b", re.I)  # "…, while ML Engineers focus on execution"
+MIN_WHO_WORDS = 3
+
+
+def who_questions(passage: Passage) -> list[str]:
+    """"Who deploys the model into production?" for "An ML Engineer deploys the model into
+    production": a sentence or list item whose subject is one role of the pair answers the
+    question a reader of a comparison asks without naming either ("who puts the model into
+    production, the DS or the MLE?"), which matches the role's name everywhere else."""
+    pair = title_pair(passage.title)
+    if not pair:
+        return []
+    out = []
+    for line in passage.text.split("\n"):
+        line = LIST_ITEM.sub("", line).strip()
+        if line.endswith(":"):  # "Data Scientists commonly use:" introduces a list
+            continue
+        for sentence in SENTENCE_END.split(line):
+            for role in pair:
+                m = re.match(rf"(?:an?\s+|the\s+)?{re.escape(role)}s?\b", sentence, re.I)
+                if not m:
+                    continue
+                # What it says of that role alone: not the other role's half of a contrast.
+                rest = CONTRAST.split(ASIDE.sub("", sentence[m.end():]), maxsplit=1)[0]
+                rest = re.sub("[“”\"]", "", rest).strip(" .!?,")
+                words = rest.split()
+                if rest[:1].islower() and len(words) >= MIN_WHO_WORDS and words[0] not in POINTING_NOUNS:
+                    out.append(f"Who {rest}?")
+    return out
 
 
 def alone_on_a_line(passage: Passage, pair: tuple[str, str] | None) -> list[str]:
