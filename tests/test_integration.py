@@ -773,3 +773,15 @@ def test_and_then_walks_on_to_the_next_step_and_the_last_step_by_its_place(assis
     history += [{"role": "user", "content": "and then?"}, {"role": "assistant", "content": after.text}]
     last = assistant.answer("whats the last step", history)
     assert last.kind == "answer" and "monitor and improve performance" in last.text[:150]
+
+
+def test_the_step_a_question_names_is_matched_by_its_words_too(assistant):
+    # The encoder alone put "the model gets tested" nearest "A Data Scientist analyzes data and
+    # builds a model", and "the model gets built" nearest "An ML Engineer deploys the model …".
+    for asked, after in [("what comes after the model gets tested?", "An ML Engineer deploys the model into production"),
+                         ("what happens right after the model gets built?", "The model is tested and validated")]:
+        history = []
+        for turn in ["how do the two roles actually work together on a project?", asked]:
+            reply = assistant.answer(turn, history)
+            history += [{"role": "user", "content": turn}, {"role": "assistant", "content": reply.text}]
+        assert reply.text.startswith(f"**{after}**"), reply.text[:120]

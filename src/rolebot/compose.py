@@ -12,7 +12,7 @@ import re
 from typing import NamedTuple
 
 from .knowledge import CONCLUSION, LIST_ITEM, item_at, item_beside, list_items
-from .query import ROLE, content_words, expand_abbreviations, ordinal, roles_named, sequence_step
+from .query import ROLE, base_form, content_words, expand_abbreviations, ordinal, roles_named, sequence_step, words
 from .aspects import ASPECT_WEIGHT
 from .index import QUESTION_VIEW
 from .retriever import names_bonus
@@ -28,6 +28,9 @@ SECOND_PASSAGE_MARGIN = 0.1 * (1 + ASPECT_WEIGHT)
 FAQ_ASKED_MARGIN = 0.05
 UNIT_MARGIN = 0.12  # other units this close to the best one are kept as context
 ITEM_MARGIN = 0.06  # list items this close to the best item are led with too
+# What a list item gains, per word it shares with the step a "what comes after X?" names, on top
+# of its cosine to X (step_scores).
+STEP_WORD_BONUS = 0.1
 ITEM_FOCUS = 0.08  # the best item must stand this far above the median item to be led with
 LEAD_ITEMS_MIN = 4  # a list this long is answered item-first; a shorter one reads fine whole
 NUMBERING = re.compile(r"^\s*\d+[.)]\s+")
@@ -66,6 +69,7 @@ class Focus(NamedTuple):
     nth: int | None = None  # "the first step": the item's place (query.ordinal)
     stems: frozenset | set = frozenset()  # the question's rare words (one item alone may share them)
     roles: frozenset | set = frozenset()  # the roles the question names (query.roles_named)
+    step_text: str = ""  # "what comes after X?": X as the learner wrote it
 
 
 NO_FOCUS = Focus()
@@ -90,7 +94,8 @@ class Composer:
         sequence = sequence_step(question)
         step = self.retriever.embedder.encode_queries([self.retriever.normalize(sequence[0])])[0] if sequence else None
         focus = Focus(step, sequence[1] if sequence else 1, names_bonus(question), ordinal(question),
-                      self._rare_stems(question, self.passages[best.passage].doc), roles_named(question))
+                      self._rare_stems(question, self.passages[best.passage].doc), roles_named(question),
+                      sequence[0] if sequence else "")
         picked = lead + [b for b in self._blocks(best, vec, MAX_ANSWER_CHARS - _size(lead), focus=focus) if b not in lead]
         listed = self._introduced_list(best.passage)
         if listed is not None and _size(picked) + len(listed[1]) <= MAX_ANSWER_CHARS and listed not in picked:
@@ -207,6 +212,16 @@ class Composer:
         """The stems of a text's content words, role names included ("MLE" read as "ML engineer")."""
         return {self.retriever.stem(w) for w in content_words(expand_abbreviations(text))}
 
+    def step_scores(self, passage: int, unit: str, step, named: str) -> list[float]:
+        """How well each item of a list matches the step a "what comes after X?" names (``step``:
+        X's vector, ``named``: X): its cosine, and STEP_WORD_BONUS for each word of X it uses too.
+        The encoder alone puts "the model gets built" nearer "An ML Engineer deploys the model into
+        production" than "A Data Scientist analyzes data and builds a model"."""
+        cosines = self.retriever.pieces.items(passage, unit, step)
+        asked = self._stems(" ".join(map(base_form, words(named))))
+        return [c + STEP_WORD_BONUS * len(asked & self._stems(LIST_ITEM.sub("", item)))
+                for c, item in zip(cosines, list_items(unit))]
+
     def _stems(self, text: str) -> set[str]:
         """The stems of a text's content words, role names left out."""
         return {self.retriever.stem(w) for w in content_words(ROLE.sub(" ", expand_abbreviations(text)))}
@@ -222,7 +237,7 @@ class Composer:
         matches X best (before it, for "what comes before X?")."""
         items = list_items(unit)
         if focus.step is not None and len(items) >= 2:
-            step = item_beside(items, self.retriever.pieces.items(passage, unit, focus.step), focus.direction)
+            step = item_beside(items, self.step_scores(passage, unit, focus.step, focus.step_text), focus.direction)
             if step:
                 return f"**{LIST_ITEM.sub('', step).strip()}**"
         if len(items) < LEAD_ITEMS_MIN:

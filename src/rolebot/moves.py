@@ -34,7 +34,7 @@ class Moves:
             if sequence and set(content_words(sequence[0])) - STEP_NOUNS:
                 vec = self._encode([self.retriever.normalize(sequence[0])])[0]
                 blocks = self.walks.beside_match(
-                    topic, lambda p, unit: self.retriever.pieces.items(p, unit, vec), sequence[1])
+                    topic, lambda p, unit: self.composer.step_scores(p, unit, vec, sequence[0]), sequence[1])
             if blocks:
                 return blocks
             return self.walks.next(topic) if move == "next" else self.walks.before(topic)

@@ -168,7 +168,6 @@ QUESTION_WORD = re.compile(r"\b(how|what|which|who|where|when|why|should|can|cou
 NEXT_STEP = re.compile(r"(?:so\s+|then\s+)?(?:what|whats|what's)\b.{0,20}\b(?:next|then|happens|comes|follows)\b", re.I)
 ANCHOR_END = re.compile(r"\s*,\s*(?=(?:so\s+|then\s+)?(?:what|whats|what's|which|who|how)\b)", re.I)
 BEFORE = re.compile(r"^(before|prior\s+to)$", re.I)
-BORROWED = re.compile(r"\s*\(.*$")
 
 
 def sequence_step(question: str) -> tuple[str, int] | None:
@@ -178,10 +177,7 @@ def sequence_step(question: str) -> tuple[str, int] | None:
     if not m:
         return None
     direction = -1 if BEFORE.match(m["word"]) else 1
-    # A turn asked beside the conversation's last question (conversation.in_context: "what comes
-    # after the model gets tested (how does a typical project go …)?") names its step before that.
-    anchor = BORROWED.sub("", m["anchor"]) or m["anchor"]
-    anchor, *asked = ANCHOR_END.split(anchor, maxsplit=1)  # "once it's checked, what's next?"
+    anchor, *asked = ANCHOR_END.split(m["anchor"], maxsplit=1)  # "once it's checked, what's next?"
     if asked:  # what follows the comma is the question: the next step, or a question of its own
         return (anchor, direction) if direction == 1 and NEXT_STEP.match(asked[0]) else None
     bare = not ASKS_WHAT.match(question)
@@ -256,6 +252,17 @@ def without_page_talk(text: str) -> str:
     stripped = re.sub(r"\s+([,.?!:;])", r"\1", " ".join(SOMEWHERE.sub(" ", stripped).split()))
     stripped = re.sub(r"([.?!:;]),", r"\1", stripped).strip(" ,")
     return stripped if content_words(stripped) else text
+
+
+# The past participles a stemmer leaves alone ("built" is no stem of "builds"), so that the step a
+# learner names in the past ("after the model gets built") still shares its verb with the item.
+IRREGULAR = {"built": "build", "made": "make", "done": "do", "taken": "take", "given": "give", "written": "write",
+             "chosen": "choose", "sent": "send", "kept": "keep", "brought": "bring", "found": "find", "run": "run",
+             "ran": "run", "sold": "sell", "told": "tell", "shown": "show", "drawn": "draw", "grown": "grow"}
+
+
+def base_form(word: str) -> str:
+    return IRREGULAR.get(word.lower(), word)
 
 
 def words(text: str) -> list[str]:
