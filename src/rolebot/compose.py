@@ -28,11 +28,11 @@ SECOND_PASSAGE_MARGIN = 0.1 * (1 + ASPECT_WEIGHT)
 FAQ_ASKED_MARGIN = 0.05
 UNIT_MARGIN = 0.12  # other units this close to the best one are kept as context
 ITEM_MARGIN = 0.06  # list items this close to the best item are led with too
+ITEM_FOCUS = 0.08  # the best item must stand this far above the median item to be led with
+LEAD_ITEMS_MIN = 4  # a list this long is answered item-first; a shorter one reads fine whole
 # What a list item gains, per word it shares with the step a "what comes after X?" names, on top
 # of its cosine to X (step_scores).
 STEP_WORD_BONUS = 0.1
-ITEM_FOCUS = 0.08  # the best item must stand this far above the median item to be led with
-LEAD_ITEMS_MIN = 4  # a list this long is answered item-first; a shorter one reads fine whole
 NUMBERING = re.compile(r"^\s*\d+[.)]\s+")
 DEFINITION = re.compile(
     r"^\s*(what('?s|\s+is|\s+are|\s+exactly\s+is)|define|definition\s+of|meaning\s+of|explain|describe|"

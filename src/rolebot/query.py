@@ -257,8 +257,8 @@ def without_page_talk(text: str) -> str:
 # The past participles a stemmer leaves alone ("built" is no stem of "builds"), so that the step a
 # learner names in the past ("after the model gets built") still shares its verb with the item.
 IRREGULAR = {"built": "build", "made": "make", "done": "do", "taken": "take", "given": "give", "written": "write",
-             "chosen": "choose", "sent": "send", "kept": "keep", "brought": "bring", "found": "find", "run": "run",
-             "ran": "run", "sold": "sell", "told": "tell", "shown": "show", "drawn": "draw", "grown": "grow"}
+             "chosen": "choose", "sent": "send", "kept": "keep", "brought": "bring", "found": "find", "ran": "run",
+             "sold": "sell", "told": "tell", "shown": "show", "drawn": "draw", "grown": "grow"}
 
 
 def base_form(word: str) -> str:
