@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from .knowledge import CONCLUSION, LIST_ITEM, Passage
+from .knowledge import CONCLUSION, LIST_ITEM, SENTENCE_END, Passage
 from .query import POINTING_NOUNS, pair_named, title_pair
 
 # (what the section's own heading says, questions with {role} for the role it is about, or
@@ -65,7 +65,6 @@ def _by_heading(passage: Passage, pair: tuple[str, str] | None) -> list[str]:
     return [q.format(role=role, both=both) for role in roles for qs in kinds for q in qs]
 
 
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 ASIDE = re.compile(r"^\s*,[^,]{1,40},")  # "ML Engineers, on the other hand, deal with …"
 CONTRAST = re.compile(r",?\s+(?:while|whereas|but|unlike)\b", re.I)  # "…, while ML Engineers focus on execution"
 MIN_WHO_WORDS = 3
