@@ -135,6 +135,17 @@ def test_sum_it_up_quotes_one_line_of_the_last_answer_naming_both_roles(assistan
     assert line in first.text  # from the answer being summed up, not from elsewhere
 
 
+def test_a_turn_that_narrows_the_last_answer_is_read_against_it(assistant):
+    """"which cloud exactly?" names no role and asks nothing the article answers on its own; after
+    an answer about what ML engineers manage it asks which cloud platforms."""
+    history = []
+    for turn in ("how do ml engineers put models in apps", "what else do they manage"):
+        history += [{"role": "user", "content": turn}, {"role": "assistant", "content": assistant.answer(turn, history=history).text}]
+    narrowed = assistant.answer("which cloud exactly", history=history)
+    assert narrowed.kind == "answer" and "AWS" in narrowed.text.split("\n")[0]
+    assert assistant.answer("which cloud exactly").kind == "not_found"
+
+
 def _quoted_segments(text: str):
     """(marker number, quoted text) pairs: every piece of the answer and the source it cites."""
     for match in re.finditer(r"(.+?)\s*\[(\d+)\]", text, re.S):

@@ -287,7 +287,10 @@ def test_a_bare_when_after_a_page_fact_asks_another(text, kind):
      # "then what" asks what comes next only alone: "ok then what do they do?" is a question of its own
      ("then what?", "next"), ("then what happens", "next"), ("ok then what do they do?", None),
      # "and then?" is the next step, not "and?" with its filler "then" dropped
-     ("and then?", "next"), ("so then?", "next"), ("and?", "more"), ("ok then, tell me more", "more")],
+     ("and then?", "next"), ("so then?", "next"), ("and?", "more"), ("ok then, tell me more", "more"),
+     # asking for it shorter or simpler is asking for its gist
+     ("can u make it shorter", "gist"), ("simpler pls", "gist"), ("shorter version please", "gist"), ("too long", "gist"),
+     ("what is a short course?", None), ("make the model simpler?", None)],
 )
 def test_follow_up_moves(text, move):
     assert move_of(text) == move
@@ -378,6 +381,8 @@ def test_title_pair_names_both_roles():
     ("what does a data scientist do?", False),  # names its own subject
     ("is that true for MLEs?", False),  # a role: a question of its own
     ("what is MLOps?", False),
+    # narrowing what was just said
+    ("which cloud exactly", True), ("what does at scale mean here", True), ("what would such a person handle?", True),
 ])
 def test_points_back(text, expected):
     from rolebot.query import points_back

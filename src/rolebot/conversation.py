@@ -45,8 +45,9 @@ MOVES = {
     "next": re.compile(r"\b(next|then\s+what(\s+(happens|comes|now|next))?(?=\W*$)|after\s+(that|this)|comes\s+(next|after)|afterwards|following\s+step|^\W*(and\s+)?after(?=\W*$)|"
                        r"and\s+then|what\s+now|^\W*(and\s+|so\s+)?then(?=\W*$))\b", re.I),
     # "in one sentence?", "sum it up", "tl;dr": the one sentence that carries the last answer.
-    "gist": re.compile(r"^\W*(so\W+)?(basically\W+)?((can|could)\s+(you|u)\s+)?((say|put|explain|give|tell)\s+(it|that|this|me)\s+)?"
+    "gist": re.compile(r"^\W*(so\W+)?(basically\W+)?((can|could)\s+(you|u)\s+)?((say|put|explain|give|tell|make)\s+(it|that|this|me)\s+)?"
                        r"(in\s+(one|a|1|a\s+single)\s+(sentence|line)|sum\s+(it|that|this|them)?\s*up|"
+                       r"((a|the)\s+)?(shorter|simpler|briefer)(\s+(version|answer|one))?|short(en)?(\s+(it|that|this))?|simplify(\s+(it|that|this))?|too\s+long|"
                        r"((a|the)\s+)?((quick|short|brief)\s+)?summar(y|i[sz]e)(\s+(it|that|this))?|tl;?\s?dr|in\s+short|in\s+a\s+nutshell|"
                        r"(the\s+)?short\s+version|(the\s+)?bottom\s+line|one[- ]liner)(\s+(pls|please|in\s+(one|a)\s+(sentence|line)))?\W*$", re.I),
     "more": re.compile(r"^\W*(tell\s+me\s+more|more|go\s+on|continue|elaborate|explain(\s+(more|further|that|it|why))?|"
@@ -69,7 +70,7 @@ CLAUSE_END = re.compile(r"[?.!,;]+")
 MOVE_WORDS = set(
     """give show example examples concrete case cases instance real world practice illustrate illustration scenario
     use next step steps come comes after before previous prior preceding beforehand happen happens right then
-    sum summary summarize summarise short nutshell sentence line bottom tl dr life irl like
+    sum summary summarize summarise short shorter shorten simpler simplify briefer version answer make nutshell sentence line bottom tl dr life irl like
     following afterwards tell say more explain elaborate details detail
     info continue go keep going else anything expand now please pls one another provide share see""".split()
 )

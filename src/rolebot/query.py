@@ -110,8 +110,11 @@ STOPWORDS = frozenset(
 )
 
 
-# Words that point back into the conversation ("is that common?", "anything else?").
-BACK_REFERENCE = re.compile(r"\b(that|this|it|its|they|them|their|those|these|there|then|else|both|one|ones|instead|too|also)\b", re.I)
+# Words that point back into the conversation ("is that common?", "anything else?"), and words
+# that narrow what was just said ("which cloud exactly?", "what does at scale mean here?", "what
+# would such a person handle?").
+BACK_REFERENCE = re.compile(r"\b(that|this|it|its|they|them|their|those|these|there|then|else|both|one|ones|instead|too|also|"
+                            r"exactly|specifically|precisely|here|such)\b", re.I)
 
 
 # A question whose answer is a name: "which tools…", "what software for dashboards?", "with which
