@@ -146,6 +146,17 @@ def test_a_turn_that_narrows_the_last_answer_is_read_against_it(assistant):
     assert assistant.answer("which cloud exactly").kind == "not_found"
 
 
+def test_a_request_for_a_section_by_its_heading_opens_with_the_section(assistant):
+    """"give me the conclusion" names a section and asks nothing else: the answer starts where a
+    reader would, at the conclusion's first sentences in their order; a question naming one role
+    still leads with that role's part ("skills for mle?")."""
+    answer = assistant.answer("give me the conclusion of the article in short")
+    assert answer.kind == "answer"
+    assert answer.text.startswith("In real-world jobs, the difference between an ML Engineer and a Data Scientist becomes very clear. [1] "
+                                  "A Data Scientist focuses on understanding data")
+    assert not assistant.answer("skills for mle?").text.startswith("Both roles require")
+
+
 def _quoted_segments(text: str):
     """(marker number, quoted text) pairs: every piece of the answer and the source it cites."""
     for match in re.finditer(r"(.+?)\s*\[(\d+)\]", text, re.S):

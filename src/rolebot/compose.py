@@ -8,6 +8,7 @@ reading order — within MAX_ANSWER_CHARS.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -18,6 +19,11 @@ from .index import QUESTION_VIEW
 from .retriever import names_bonus
 
 MAX_ANSWER_CHARS = 600
+# The words of a request for a section ("give me the conclusion of the article in short"), apart
+# from the section's own name.
+SECTION_LEAD_CHARS = 300  # how much of a section's opening leads an answer to a request for it
+SECTION_REQUEST = ("give show tell say says said read summary summarize summarise short brief article page post "
+                   "section part bit about explain main point points whole overall basically mean")
 # A runner-up this close to the best passage is quoted too: 0.1 of a cosine, on the ranking's
 # scale (a cosine plus ASPECT_WEIGHT x another). Left at 0.1 beside the aspect score, fewer
 # runner-ups were quoted and answer accuracy fell on two dev sets (0.913 -> 0.899, 0.879 -> 0.848).
@@ -84,13 +90,13 @@ class Composer:
         # Each section's opening passage: "what is X?" is answered by the sentence that opens X.
         self._opening: dict[tuple, int] = {}
         for i, p in enumerate(self.passages):
-            if p.section:
-                self._opening.setdefault(p.section[:1], i)
+            for depth in range(1, len(p.section) + 1):
+                self._opening.setdefault(p.section[:depth], i)
 
     def pick(self, question: str, rows, vec) -> list[tuple[int, str]]:
         """(passage, text) blocks in answer order: the lead first, then context."""
         best = rows[0]
-        lead = self._definition_lead(question, rows)
+        lead = self._definition_lead(question, rows) or self._section_lead(question, rows)
         sequence = sequence_step(question)
         step = self.retriever.embedder.encode_queries([self.retriever.normalize(sequence[0])])[0] if sequence else None
         focus = Focus(step, sequence[1] if sequence else 1, names_bonus(question), ordinal(question),
@@ -161,6 +167,32 @@ class Composer:
                 if units and not LIST_ITEM.match(units[0]):
                     return [(first, units[0])]
         return []
+
+    def _section_lead(self, question: str, rows) -> list[tuple[int, str]]:
+        """"give me the conclusion", "what are the key differences?": a question that names a
+        section by its heading and asks nothing else is answered from the section's opening,
+        as a reader would start it, not from the sentence nearest its few words."""
+        asked = self._stems(question) - self._request_stems
+        if not asked or len(roles_named(question)) == 1:  # "skills for mle?" asks for one role's part of it
+            return []
+        for row in rows[:3]:
+            p = self.passages[row.passage]
+            named = [d for d in range(1, len(p.section) + 1) if asked <= self._stems(" ".join(p.section[:d]))]
+            if p.kind == "faq" or not named:
+                continue
+            first = self._opening[p.section[: named[0]]]  # the widest section it names
+            opening, size = [], 0
+            for unit in self.retriever.data.units[first]:
+                if LIST_ITEM.match(unit) or size + len(unit) > SECTION_LEAD_CHARS:
+                    break
+                opening.append((first, unit))
+                size += len(unit)
+            return opening
+        return []
+
+    @functools.cached_property
+    def _request_stems(self) -> set[str]:
+        return self._stems(SECTION_REQUEST)
 
     def _blocks(self, row, vec, budget: int, best_only: bool = False, focus: Focus = NO_FOCUS) -> list[tuple[int, str]]:
         p = self.passages[row.passage]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import KnowledgeError
 
-CHUNKER_VERSION = "12"  # bump when passages, their views or the manifest change shape: old indexes are then stale
+CHUNKER_VERSION = "13"  # bump when passages, their views or the manifest change shape: old indexes are then stale
 MIN_WORDS = 12  # a paragraph shorter than this is too thin to retrieve on its own
 # A heading under which an article sums itself up: what "summarize this article" is answered from.
 CONCLUSION = re.compile(r"^\s*((in|key|final|quick)\s+)?(conclusions?|summary|takeaways?|thoughts|bottom line|wrap-?up)\b",

@@ -40,7 +40,7 @@ KINDS: list[tuple[re.Pattern, list[str]]] = [
         (r"nature of|work style", ["What is the work of {role} like?"]),
         (r"similarit|in common|overlap", ["What do {both} have in common?"]),
         (r"\bchoos|\bpick\b|which role", ["Which one should I pick?"]),
-        (CONCLUSION.pattern, ["What is the bottom line?", "What is the takeaway?"]),
+        (CONCLUSION.pattern, ["What is the bottom line?", "What is the takeaway?", "What does the conclusion say?"]),
         (r"^\s*(what|who)\s+(is|are)\b", ["Who is {role}?", "What does {role} mean?"]),
     ]
 ]
