@@ -422,7 +422,9 @@ def test_sequence_step(question, step):
      # Words around the question that change nothing it asks.
      ("so what is a data scientist actually?", True), ("ok so what's an MLE, in one sentence?", True),
      ("and what exactly is an ML engineer then", True), ("so what do MLEs focus on instead?", False),
-     ("so whats an ml engineer, in simple words?", True), ("what is a data scientist in plain english", True)],
+     ("so whats an ml engineer, in simple words?", True), ("what is a data scientist in plain english", True),
+     # chat spellings of the question word
+     ("wat is an ml engineer??", True), ("wat does a data scientist do", True)],
 )
 def test_is_definition(question, asks):
     assert is_definition(question) == asks

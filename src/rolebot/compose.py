@@ -61,7 +61,7 @@ FILLERS = re.compile(r"(?:\W+(?:actually|exactly|really|then|again|briefly|simpl
 
 def is_definition(question: str) -> bool:
     """'what is a data scientist?' — a short question asking what something is."""
-    question = FILLERS.sub("?", OPENERS.sub("", question))
+    question = FILLERS.sub("?", OPENERS.sub("", expand_abbreviations(question)))  # "wat is an mle??"
     asks = DEFINITION.match(question) or NAMED_THEN_DEFINED.match(question)
     return bool(asks) and len(content_words(question)) <= 4
 
