@@ -487,6 +487,8 @@ def test_an_opening_pronoun_names_the_pair_only_when_there_is_one():
     compared = conversation(("ML Engineer", "Data Scientist"))
     assert compared.resolve("what do they have in common?", Topic()) == "what do they have in common (ML Engineer and Data Scientist)?"
     assert compared.resolve("what does each one ship?", Topic()) == "what does each one ship (ML Engineer and Data Scientist)?"
+    assert compared.resolve("whats the focus area of each", Topic()) == "whats the focus area of each (ML Engineer and Data Scientist)?"
+    assert compared.resolve("is each step hard?", Topic()) == "is each step hard?"  # "each" of something it names
     assert compared.resolve("what do data scientists and they share?", Topic()) == "what do data scientists and they share?"
     assert compared.resolve("what is the theory?", Topic()) == "what is the theory?"  # whole words only
     # "the difference" with nothing named is the difference between the two; named, it is not

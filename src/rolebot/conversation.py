@@ -21,7 +21,8 @@ from .query import (ASKS, FOLLOW_UP_START, POINTING_NOUNS, PRONOUN, ROLE, THING,
 from .smalltalk import remark_kind, smalltalk_kind, strip_pleasantries
 
 # Words that, with no conversation yet, can only mean the two things a comparison compares.
-THE_PAIR = re.compile(r"\b(they|them|their|theirs|each\s+one|each\s+of\s+them|both\s+of\s+them|either\s+one)\b", re.I)
+THE_PAIR = re.compile(r"\b(they|them|their|theirs|each\s+one|each\s+of\s+them|both\s+of\s+them|either\s+one|"
+                      r"(of|for|in|by)\s+each(?=\W*$))\b", re.I)  # "what's the focus area of each?"
 # A question about how things differ, and the words with which it names what it compares itself.
 DIFFERENCE = re.compile(r"\b(difference|differences|differ|diff|distinction|compare|comparison|versus|vs)\b", re.I)
 # "Which is easier?", "which one's more fun?": which of the two, asked with no role named.
