@@ -159,7 +159,10 @@ def test_smalltalk(text, kind):
      ("data scientists do dashboards right", None), ("so they connected or totally separate things", None),
      ("what does a data scientist look like day to day", None), ("does ML engineering sound hard", None),
      # "what" after a discourse word opens the question; inside a clause it does not
-     ("so what they focus instead", None), ("and what they build", None), ("thats exactly what i needed", "remark")],
+     ("so what they focus instead", None), ("and what they build", None), ("thats exactly what i needed", "remark"),
+     # an interjection opens a reaction, whatever follows it, unless it goes on asking
+     ("whoa docker AND kubernetes, oof", "remark"), ("haha nice analogy", "remark"), ("hmm and ml engineers", None),
+     ("ooh and the data scientist", None)],
 )
 def test_remarks(text, kind):
     assert remark_kind(text) == kind
@@ -169,7 +172,7 @@ def test_a_remark_that_reacts_is_told_from_one_about_the_learner():
     # Reacting to what was said is small talk whatever the article has on it; what the learner
     # says of themselves ("i enjoy building things …") is answered when the article can.
     for text in ("whoa that's wild", "sounds intense", "oh so they come after the data scientist", "ugh i hate stats tbh",
-                 "fraud detection sounds cool ngl", "both roles seem hard"):
+                 "fraud detection sounds cool ngl", "both roles seem hard", "never heard of half of these lol"):
         assert remark_kind(text) and reacts(text), text
     for text in ("i already use pandas, nice", "i enjoy building things and writing code way more than doing math"):
         assert remark_kind(text) and not reacts(text), text

@@ -264,6 +264,11 @@ MAX_REMARK_WORDS = 20
 EVALUATES = re.compile(r"^(\S+\s+){1,4}?(sounds?|seems?|looks?)\s+\S")
 
 
+# A clause that goes on with the conversation after its interjection ("hmm and ml engineers", "oh
+# what about tools"): a follow-up without its question mark, not a reaction.
+GOES_ON = re.compile(r"^(and|or|also|but|what|how|same|for|n)$")
+
+
 def remark_kind(text: str) -> str | None:
     """The small-talk kind of a message that remarks rather than asks ("remark", or the kind of its
     small-talk clause: "gotta go, my class is starting" says goodbye), else None."""
@@ -277,9 +282,12 @@ def remark_kind(text: str) -> str | None:
     for clause in clauses:
         words = _words(clause)
         kind = _clause_kind(words)
+        opened = words[0] in INTERJECTION  # "whoa docker AND kubernetes", "haha nice analogy": a reaction
         while len(words) > 1 and (words[0] in INTERJECTION or _kind_of(words[0])):
             words.pop(0)  # "wow that's …", "ok i feel better now"
-        if kind is None and not (REMARK_OPENER.match(words[0]) or words[0] in INTERJECTION or EVALUATES.match(" ".join(words))):
+        opened = opened and not GOES_ON.match(words[0])  # "hmm and ml engineers" asks on
+        if kind is None and not (opened or REMARK_OPENER.match(words[0]) or words[0] in INTERJECTION
+                                 or EVALUATES.match(" ".join(words))):
             return None
         kinds.append(kind)
     return next((k for k in (*PRIORITY, "about", "complaint", "wait") if k in kinds), "remark")
@@ -293,4 +301,4 @@ def reacts(text: str) -> bool:
     answered when the article can."""
     words = _words(text)
     return bool(words) and (words[0] in INTERJECTION or words[0] in REACTS or _kind_of(words[0]) is not None
-                            or bool(EVALUATES.match(" ".join(words))))
+                            or words[-1] in INTERJECTION or bool(EVALUATES.match(" ".join(words))))
