@@ -312,10 +312,6 @@ def test_follow_up_moves(text, move):
         ("Which role has better career growth?", "what tools do ML engineers use?", "Which role has better career growth?"),
         ("what does a data scientist do?", "what tools do ML engineers use?", "what does a data scientist do?"),
         ("and ML engineers?", None, "and ML engineers?"),
-        # the last answer narrowed to one role
-        ("only the ml eng part pls", "what should I learn to get job ready?", "what should I learn to get job ready - ML engineer"),
-        ("just the data scientist part", "what should I learn?", "what should I learn - data scientist"),
-        ("what do ml engineers only do?", "what should I learn?", "what do ml engineers only do?"),
         ("and for the other role?", "what tools do data scientists use?", "what tools do ML engineer use?"),
         ("what do both roles share", "what tools do data scientists use?", "what do both roles share"),
         # A role with only a noun pointing back at it is a role swap.

@@ -97,10 +97,7 @@ COMPARING = re.compile(
 # Nouns that only point back at a role ("and the MLE ones?", "what about the DS side?"): a
 # follow-up made of a role and these asks the previous question about that role.
 POINTING_NOUNS = frozenset("one ones side sides role roles job jobs guys people folks person position positions "
-                           "version counterpart equivalent equivalents team teams path part parts bit half".split())
-# "only the ml eng part pls", "just for data scientists": the last answer, narrowed to one role.
-RESTRICTS = re.compile(r"\b(only|just)\b", re.I)
-PLEASE = re.compile(r"\b(pls|plz|please)\b", re.I)
+                           "version counterpart equivalent equivalents team teams path".split())
 
 ASKS = re.compile(r"^\W*(what|whats|what's|how|why|which|who|whos|who's|where|when|whose|do|does|did|is|are|was|were|can|could|"
                   r"should|would|will|has|have|tell|explain|describe|list|name|give|show|compare)\b", re.I)
@@ -377,7 +374,7 @@ def resolve_follow_up(question: str, previous: str | None) -> str:
         return question
     roles = _roles(q)
     body = FOLLOW_UP_START.sub("", q).strip(" ,.?!")
-    content = content_words(PLEASE.sub(" ", RESTRICTS.sub(" ", ROLE.sub(" ", COMPARING.sub(" ", body)))))
+    content = content_words(ROLE.sub(" ", COMPARING.sub(" ", body)))
     prev_roles = _roles(previous)
 
     if OTHER.search(q) and len(set(_canonical(r) for r in prev_roles)) == 1:
@@ -393,8 +390,7 @@ def resolve_follow_up(question: str, previous: str | None) -> str:
         # "can you explain how gradient descent works?": a subject of its own, not more of the last
         # answer (the roles borrowed from it would make the article seem to cover it).
         return question
-    if (roles and not (set(content) - POINTING_NOUNS)
-            and (starts_like_follow_up or len(words(q)) <= 4 or BACK_REFERENCE.search(q) or RESTRICTS.search(q))
+    if (roles and not (set(content) - POINTING_NOUNS) and (starts_like_follow_up or len(words(q)) <= 4 or BACK_REFERENCE.search(q))
             and not _asks_whole(body)):
         # "and ML engineers?": the previous question, asked about the new role
         if prev_roles and len(set(r.lower() for r in prev_roles)) == 1:
