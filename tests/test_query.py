@@ -2,7 +2,8 @@
 
 import pytest
 
-from rolebot.compose import _cohesive, is_definition, section_label
+from rolebot.compose import _cohesive, section_label
+from rolebot.openings import is_definition
 from rolebot.conversation import move_of
 from rolebot.facts import fact_kind
 from rolebot.query import Speller, asks_by_place, expand_abbreviations, is_fragment, resolve_follow_up, sequence_step

@@ -1,29 +1,24 @@
 """Answer composition: the shortest span that answers first, then its context, all cited.
 
 Without an LLM, "short answer first" means choosing, inside the best passage, the sentence or
-list item(s) that match the question best (or, for "what is X?", the defining sentence that
-opens X's section), putting that first, and then the rest of the passage's matching units in
+list item(s) that match the question best (or, for "what is X?" or "give me the conclusion", the
+opening of that section: openings.py), putting that first, and then the rest of the passage's matching units in
 reading order — within MAX_ANSWER_CHARS.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import NamedTuple
 
 from .knowledge import CONCLUSION, LIST_ITEM, item_at, item_beside, list_items
-from .query import ROLE, base_form, content_words, expand_abbreviations, ordinal, roles_named, sequence_step, words
+from .openings import Openings
+from .query import ROLE, base_form, content_stems, ordinal, roles_named, sequence_step, words
 from .aspects import ASPECT_WEIGHT
 from .index import QUESTION_VIEW
 from .retriever import names_bonus
 
 MAX_ANSWER_CHARS = 600
-# The words of a request for a section ("give me the conclusion of the article in short"), apart
-# from the section's own name.
-SECTION_LEAD_CHARS = 300  # how much of a section's opening leads an answer to a request for it
-SECTION_REQUEST = ("give show tell say says said read summary summarize summarise short brief article page post "
-                   "section part bit about explain main point points whole overall basically mean")
 # A runner-up this close to the best passage is quoted too: 0.1 of a cosine, on the ranking's
 # scale (a cosine plus ASPECT_WEIGHT x another). Left at 0.1 beside the aspect score, fewer
 # runner-ups were quoted and answer accuracy fell on two dev sets (0.913 -> 0.899, 0.879 -> 0.848).
@@ -40,32 +35,6 @@ LEAD_ITEMS_MIN = 4  # a list this long is answered item-first; a shorter one rea
 # of its cosine to X (step_scores).
 STEP_WORD_BONUS = 0.1
 NUMBERING = re.compile(r"^\s*\d+[.)]\s+")
-DEFINITION = re.compile(
-    r"^\s*(what('?s|\s+is|\s+are|\s+exactly\s+is)|define|definition\s+of|meaning\s+of|explain|describe|"
-    r"who\s+(is|are)|tell\s+me\s+about|what\s+does\s+\S+(\s+\S+)?\s+mean|what\s+(does|do)\s+(an?\s+|the\s+)?[\w\s]{2,40}\s+do\W*$|"
-    r"what\s+(is|are)\s+(an?\s+)?[\w\s]{2,40}\s+(role|job)\b)", re.I)
-WHAT_IS_HEADING = re.compile(r"^\s*(what\s+(is|are)|who\s+(is|are))\b", re.I)
-# The same asked the other way round, as learners type it: "MLE definition", "quick q - data
-# scientist meaning?".
-NAMED_THEN_DEFINED = re.compile(
-    r"^\W*(?:(?:quick|simple|short)\s+(?:q|question)\W+)?(?:(?:an?|the)\s+)?[\w\s]{2,40}?\s+(?:definition|meaning)"
-    r"\W*(?:pls|please)?\W*$", re.I)
-
-
-# Words a learner puts around a question that change nothing it asks: "so what is a data
-# scientist actually?", "ok what's an MLE, in one sentence?".
-OPENERS = re.compile(r"^\W*(?:(?:so|ok|okay|and|but|well|right|then|alright|um+|uh+)\b\W*)+", re.I)
-FILLERS = re.compile(r"(?:\W+(?:actually|exactly|really|then|again|briefly|simply|please|pls|"
-                     r"in\s+(?:one|a)\s+(?:sentence|line|word)|in\s+(?:short|brief|(?:simple|plain)\s+(?:terms|words|english)|a\s+nutshell)))+\W*$", re.I)
-
-
-def is_definition(question: str) -> bool:
-    """'what is a data scientist?' — a short question asking what something is."""
-    question = FILLERS.sub("?", OPENERS.sub("", expand_abbreviations(question)))  # "wat is an mle??"
-    asks = DEFINITION.match(question) or NAMED_THEN_DEFINED.match(question)
-    return bool(asks) and len(content_words(question)) <= 4
-
-
 class Focus(NamedTuple):
     """What in the question picks the list item to lead with."""
 
@@ -87,16 +56,12 @@ class Composer:
     def __init__(self, retriever):
         self.retriever = retriever
         self.passages = retriever.passages
-        # Each section's opening passage: "what is X?" is answered by the sentence that opens X.
-        self._opening: dict[tuple, int] = {}
-        for i, p in enumerate(self.passages):
-            for depth in range(1, len(p.section) + 1):
-                self._opening.setdefault(p.section[:depth], i)
+        self.openings = Openings(retriever)
 
     def pick(self, question: str, rows, vec) -> list[tuple[int, str]]:
         """(passage, text) blocks in answer order: the lead first, then context."""
         best = rows[0]
-        lead = self._definition_lead(question, rows) or self._section_lead(question, rows)
+        lead = self.openings.lead(question, rows)
         sequence = sequence_step(question)
         step = self.retriever.embedder.encode_queries([self.retriever.normalize(sequence[0])])[0] if sequence else None
         focus = Focus(step, sequence[1] if sequence else 1, names_bonus(question), ordinal(question),
@@ -153,47 +118,6 @@ class Composer:
                 lists.append((following, first[0]))
         return sorted(lists, key=lambda half: -max(self.retriever.pieces.items(half[0], half[1], vec), default=-1.0))
 
-    def _definition_lead(self, question: str, rows) -> list[tuple[int, str]]:
-        if not is_definition(question):
-            return []
-        asked = self._subject_stems(question)
-        for row in rows[:3]:
-            p = self.passages[row.passage]
-            # Only the section that defines what the question names: "what's MLflow used for?"
-            # is no question about the ML engineer whose section ranks third.
-            if p.section and WHAT_IS_HEADING.match(p.section[0]) and asked & self._subject_stems(p.section[0]):
-                first = self._opening[p.section[:1]]
-                units = self.retriever.data.units[first]
-                if units and not LIST_ITEM.match(units[0]):
-                    return [(first, units[0])]
-        return []
-
-    def _section_lead(self, question: str, rows) -> list[tuple[int, str]]:
-        """"give me the conclusion", "what are the key differences?": a question that names a
-        section by its heading and asks nothing else is answered from the section's opening,
-        as a reader would start it, not from the sentence nearest its few words."""
-        asked = self._stems(question) - self._request_stems
-        if not asked or len(roles_named(question)) == 1:  # "skills for mle?" asks for one role's part of it
-            return []
-        for row in rows[:3]:
-            p = self.passages[row.passage]
-            named = [d for d in range(1, len(p.section) + 1) if asked <= self._stems(" ".join(p.section[:d]))]
-            if p.kind == "faq" or not named:
-                continue
-            first = self._opening[p.section[: named[0]]]  # the widest section it names
-            opening, size = [], 0
-            for unit in self.retriever.data.units[first]:
-                if LIST_ITEM.match(unit) or size + len(unit) > SECTION_LEAD_CHARS:
-                    break
-                opening.append((first, unit))
-                size += len(unit)
-            return opening
-        return []
-
-    @functools.cached_property
-    def _request_stems(self) -> set[str]:
-        return self._stems(SECTION_REQUEST)
-
     def _blocks(self, row, vec, budget: int, best_only: bool = False, focus: Focus = NO_FOCUS) -> list[tuple[int, str]]:
         p = self.passages[row.passage]
         units = self.retriever.data.units[row.passage]
@@ -240,10 +164,6 @@ class Composer:
         asked = views[kinds == QUESTION_VIEW]
         return len(asked) > 0 and float((asked @ vec).max()) >= best_unit + FAQ_ASKED_MARGIN
 
-    def _subject_stems(self, text: str) -> set[str]:
-        """The stems of a text's content words, role names included ("MLE" read as "ML engineer")."""
-        return {self.retriever.stem(w) for w in content_words(expand_abbreviations(text))}
-
     def step_scores(self, passage: int, unit: str, step, named: str) -> list[float]:
         """How well each item of a list matches the step a "what comes after X?" names (``step``:
         X's vector, ``named``: X): its cosine, and STEP_WORD_BONUS for each word of X it uses too.
@@ -256,7 +176,7 @@ class Composer:
 
     def _stems(self, text: str) -> set[str]:
         """The stems of a text's content words, role names left out."""
-        return {self.retriever.stem(w) for w in content_words(ROLE.sub(" ", expand_abbreviations(text)))}
+        return content_stems(text, self.retriever.stem)
 
     def _rare_stems(self, text: str, doc: str) -> set[str]:
         """Those that name a thing only a few lines of the document name ("work", "data" are in

@@ -276,6 +276,13 @@ def content_words(text: str) -> list[str]:
     return [w for w in words(text) if w not in STOPWORDS and len(w) > 1]
 
 
+def content_stems(text: str, stem, roles: bool = False) -> set[str]:
+    """The stems of a text's content words, abbreviations read out ("MLE" as "ML engineer"); role
+    names left out unless ``roles``."""
+    text = expand_abbreviations(text)
+    return {stem(w) for w in content_words(text if roles else ROLE.sub(" ", text))}
+
+
 TITLE_PAIR = re.compile(r"^(.+?)\s+(?:vs\.?|versus|or)\s+(.+?)(?:[:?!]|$)", re.I)
 GROUP_REFERENCE = re.compile(
     r"\b(?:(?:the|these|those|both|all)\s+(?:two|2|both)\s+(?:roles|jobs|careers|positions|paths)|"
