@@ -249,8 +249,12 @@ def test_a_declared_word_is_matched_as_a_word_not_only_as_a_stem(assistant, ques
     "question, kind",
     [("how does docker work?", "not_found"), ("how does kubernetes autoscaling actually work under the hood", "not_found"),
      ("what does drift actually mean, technically?", "not_found"),
+     # doing what the article only names: detecting, measuring, learning it
+     ("whats model drift mathematically and how do i detect it", "not_found"),
+     ("latency?? what's that even, how is it measured", "not_found"), ("can u teach me probability basics", "not_found"),
      # how the roles work is what the article is about
-     ("how do the two roles work together?", "answer"), ("how does an ML engineer work with data scientists?", "answer")],
+     ("how do the two roles work together?", "answer"), ("how does an ML engineer work with data scientists?", "answer"),
+     ("how do i become an ML engineer?", "answer"), ("what do ML engineers monitor models for?", "answer")],
 )
 def test_how_a_thing_works_inside_is_not_answered_where_the_article_only_names_it(assistant, question, kind):
     assert assistant.answer(question).kind == kind

@@ -33,12 +33,17 @@ MAX_SUFFIX_CHARS = 2  # "salaries" for "salary", "earns" for "earn"; not "market
 # scope more often than not (README, "What did not").
 HEDGES = ("specific", "whether", "particular", "certain", "various", "worth")
 # A question about how something works inside, and the words it says that with.
-HOW_IT_WORKS = re.compile(r"\b(under\s+the\s+hood|internally|technically|step[- ]by[- ]step|core\s+principles|"
-                          r"how\s+(does|do|did)\s+(\S+\s+){1,4}?work|how\s+(\S+\s+){1,3}?works)\b", re.I)
+HOW_IT_WORKS = re.compile(r"\b(under\s+the\s+hood|internally|technically|mathematically|step[- ]by[- ]step|core\s+principles|"
+                          r"how\s+(does|do|did)\s+(\S+\s+){1,4}?work|how\s+(\S+\s+){1,3}?works|teach\s+me|"
+                          # "how do i detect it", "how is it measured": doing it, which a career article does not teach
+                          r"how\s+(do|does|can|would|should|is|are)\s+(i|you|u|we|one|they|it|that|this)\s+(be\s+)?"
+                          r"(detect|compute|measure|calculate|implement|install|train)\w*)\b", re.I)
 # A quantity word and the thing it quantifies ("how much statistics").
 QUANTIFIED = re.compile(r"\b(much|many)\s+([a-z][\w-]*)", re.I)
 MECHANISM_WORDS = ("work", "works", "working", "internally", "technically", "hood", "step", "explain", "actually",
-                   "exactly", "detail", "core", "principles", "mean", "means", "tell", "really")
+                   "exactly", "detail", "core", "principles", "mean", "means", "tell", "really", "mathematically",
+                   "teach", "basics", "detect", "compute", "measure", "measured", "calculate", "implement", "install",
+                   "train")
 
 
 class Scope:
