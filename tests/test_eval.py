@@ -388,8 +388,9 @@ def test_conversations_written_blind_in_the_twenty_first_session(assistant):
     """eval/dev-conversations-12.jsonl: 40 conversations (165 turns: 114 answerable, 31 out of scope,
     13 small talk, 7 page facts), written blind at the start of the twenty-first session by a helper
     who read only the article. First read as totals on that session's start code: conversations 18
-    of 40, follow-ups 0.720; then its failures were read: a dev set. 22 of 40 and 0.756 after its
-    fixes ("which cloud exactly?", "simpler pls", "give me the conclusion", "haha nice analogy")."""
+    of 40, follow-ups 0.720; then its failures were read: a dev set. 23 of 40 and 0.756 after its
+    fixes ("which cloud exactly?", "simpler pls", "give me the conclusion", "haha nice analogy",
+    "how do i detect it")."""
     rows = evaluate(assistant, load_set(ROOT / "eval" / "dev-conversations-12.jsonl"), baselines=False)
     assert rows.rows["rolebot"]["conversations"] >= 0.47 and rows.rows["rolebot"]["follow_ups"] >= 0.73
     assert rows.categories["turns: article fact"]["facts"] >= 0.85
