@@ -9,7 +9,6 @@ chooses the rest of the answer itself.
 
 from __future__ import annotations
 
-import functools
 import re
 
 from .knowledge import LIST_ITEM
@@ -54,11 +53,15 @@ class Openings:
     def __init__(self, retriever):
         self.retriever = retriever
         self.passages = retriever.passages
-        # Each section's opening passage, at every depth of the heading path.
+        self._request = self._stems(SECTION_REQUEST)
+        # Each section's opening passage and its heading path's words, at every depth of the path.
         self._opening: dict[tuple, int] = {}
+        self._heading_stems: dict[tuple, set[str]] = {}
         for i, p in enumerate(self.passages):
             for depth in range(1, len(p.section) + 1):
                 self._opening.setdefault(p.section[:depth], i)
+                if p.section[:depth] not in self._heading_stems:
+                    self._heading_stems[p.section[:depth]] = self._stems(" ".join(p.section[:depth]))
 
     def lead(self, question: str, rows) -> list[tuple[int, str]]:
         """(passage, text) blocks to open the answer with; [] when the question asks for no whole
@@ -84,12 +87,12 @@ class Openings:
         """"give me the conclusion", "what are the key differences?": a question that names a
         section by its heading and asks nothing else is answered from the section's opening,
         as a reader would start it, not from the sentence nearest its few words."""
-        asked = self._stems(question) - self._request_stems
+        asked = self._stems(question) - self._request
         if not asked or len(roles_named(question)) == 1:  # "skills for mle?" asks for one role's part of it
             return []
         for row in rows[:3]:
             p = self.passages[row.passage]
-            named = [d for d in range(1, len(p.section) + 1) if asked <= self._stems(" ".join(p.section[:d]))]
+            named = [d for d in range(1, len(p.section) + 1) if asked <= self._heading_stems[p.section[:d]]]
             if p.kind == "faq" or not named:
                 continue
             first = self._opening[p.section[: named[0]]]  # the widest section it names
@@ -102,9 +105,6 @@ class Openings:
             return opening
         return []
 
-    @functools.cached_property
-    def _request_stems(self) -> set[str]:
-        return self._stems(SECTION_REQUEST)
 
     def _stems(self, text: str, roles: bool = False) -> set[str]:
         return content_stems(text, self.retriever.stem, roles)
