@@ -59,9 +59,10 @@ class Openings:
         self._heading_stems: dict[tuple, set[str]] = {}
         for i, p in enumerate(self.passages):
             for depth in range(1, len(p.section) + 1):
-                self._opening.setdefault(p.section[:depth], i)
-                if p.section[:depth] not in self._heading_stems:
-                    self._heading_stems[p.section[:depth]] = self._stems(" ".join(p.section[:depth]))
+                path = p.section[:depth]
+                if path not in self._opening:
+                    self._opening[path] = i
+                    self._heading_stems[path] = self._stems(" ".join(path))
 
     def lead(self, question: str, rows) -> list[tuple[int, str]]:
         """(passage, text) blocks to open the answer with; [] when the question asks for no whole
@@ -104,7 +105,6 @@ class Openings:
                 size += len(unit)
             return opening
         return []
-
 
     def _stems(self, text: str, roles: bool = False) -> set[str]:
         return content_stems(text, self.retriever.stem, roles)
