@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
         ("Which role is better for beginners?", "beginners"),
         ("Can a data scientist switch to ML engineering?", "Can a Data Scientist become an ML Engineer?"),
         # Not "how do both roles work together in a project" -> Workflow: the adapted encoder
-        # ranks the FAQ on projects and Similarities above it (README, "Where it falls short").
+        # ranks the FAQ on projects and Similarities above it (docs/answer-quality.md, "Where it falls short").
     ],
 )
 def test_search_finds_the_answering_section(retriever, question, section):

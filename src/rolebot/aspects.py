@@ -30,7 +30,7 @@ ASPECT_VERSION = 1
 # on the dev sets: in a first sketch (the top ten re-ranked), hit@1 team / holdout / blind went
 # 0.870 / 0.72 / 0.628 at 0 to 0.887 / 0.72 / 0.645 at 0.2 and 0.896 / 0.76 / 0.669 at 0.3 and
 # 0.4; in the product (with ASPECT_SUBTRACT), 0.848 / 0.667 / 0.636 -> 0.877 / 0.667 / 0.661
-# at 0.3 (README).
+# at 0.3 (docs/answer-quality.md).
 ASPECT_WEIGHT = 0.3
 # How much of a named role's own vector is taken out of a question's to make its aspect vector
 # (AspectScorer). Dev sets, hit@1 team / holdout / blind and team + blind conversations: 0.4 ->
@@ -85,7 +85,7 @@ class AspectScorer:
     compared name it uses taken out, renormalised: a mean-pooled sentence vector is close to the
     mean of its words' vectors, so this stands in for encoding the question without the name,
     and costs no encoder call (encoding it again cost +2.5 ms a question and scored alike on
-    the dev sets; README)."""
+    the dev sets; docs/answer-quality.md)."""
 
     def __init__(self, data, embedder, pieces):
         self.embedder, self.pieces = embedder, pieces

@@ -32,7 +32,7 @@ __all__ = ["Assistant", "message_text", "clean"]
 
 # What a passage the last answer quoted (or its section) gains in a rewritten follow-up: a near
 # tie, not an override. Dev conversations, team / blind: 0.05 -> 0.6 / 0.575, 0.08 and 0.1 ->
-# 0.7 / 0.6; but 0.08 lost a held-out conversation and a follow-up (totals read; README), so
+# 0.7 / 0.6; but 0.08 lost a held-out conversation and a follow-up (totals read; docs/answer-quality.md), so
 # the dev gain is not taken.
 TOPIC_BONUS = 0.05
 # What they gain when the turn ends on "then" or "instead" (query.LEANS_BACK: "so how do they differ
@@ -49,7 +49,7 @@ LEANS_BACK_BONUS = 0.1
 # eleven blind dev conversation sets, from 0.05: 0.15 and 0.2 +1 or +2 conversations on six of
 # them with every swap counted, none lost (0.2 one follow-up more), 0.3 lost one; gated, +4 and
 # -1. Read as totals: held-out follow-ups 38 -> 37 of 49 (conversations unchanged), the fresh
-# conversation sets +1 conversation (ungated they lost a follow-up on two of them). README.
+# conversation sets +1 conversation (ungated they lost a follow-up on two of them). docs/answer-quality.md.
 SWAP_BONUS = 0.2
 # A rewritten follow-up ("what would they need to learn (DS and MLE)?") also counts what the turn
 # says in its own words, at this share of the ranking: the rewrite carries the topic, the words the

@@ -72,7 +72,7 @@ def _corpus(passages: list[Passage]) -> list[str]:
 # COMMON_FLOOR up to the COMMON_RANK-th word, rising with log rank to 1 at RARE_RANK and after
 # (and 1 for a word that is not a whole piece: rarer still). On the blind dev sets hit@1 rose
 # 0.686 -> 0.702, 0.752 -> 0.771, 0.762 -> 0.770 (dev-blind, -3, -4), the others held within
-# one item; ramps from rank 30 or 300, or to 30,000, read the same (README).
+# one item; ramps from rank 30 or 300, or to 30,000, read the same (docs/answer-quality.md).
 COMMON_RANK, RARE_RANK, COMMON_FLOOR = 100, 10_000, 0.2
 
 

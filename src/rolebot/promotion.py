@@ -20,7 +20,7 @@ import numpy as np
 # On the dev sets 11 of 1,877 answers led with one of the article's two plugs ("where should a
 # newbie start, DS or MLE?", "why do people confuse the two roles?"); 2 at 0.1 (both ask about
 # courses), 1 at 0.2, which also lost "which course do they suggest for data science?". Hit@1 and
-# answer_acc moved by one item or none on every dev set (README, "Answer quality").
+# answer_acc moved by one item or none on every dev set (docs/answer-quality.md).
 PROMO_HANDICAP = 0.1
 LIKENESS = 0.85  # difflib ratio: "KnwoledgeHut" (the page's own typo) is "KnowledgeHut" at 0.92
 MIN_NAME = 4  # shorter parts of a name ("Inc", "AI") are too common to mark a sentence

@@ -29,12 +29,12 @@ LEXICAL_WEIGHT = 0.1
 # confidence, which keeps the plain cosine). A question matches a question by its form ("do ML
 # engineers need to know…?", "what kind of … work on?") as much as by its subject: on the blind
 # dev set the FAQ question was the winning match 31 times and right only 14. Fitted on the dev
-# sets (0.03-0.1 score alike; README, "Answer quality"); authors' alternates keep full weight.
+# sets (0.03-0.1 score alike; docs/answer-quality.md); authors' alternates keep full weight.
 QUESTION_VIEW_HANDICAP = 0.08
 # What a template question (templates.py: written from a heading and a role, not by anyone)
 # gives up, in the ranking and in the evidence alike: it matches by form, and a question about
 # a role the article lacks ("what does a data engineer do day to day?") should not borrow its
-# confidence. Fitted on the dev sets (0.08-0.16 score alike; README, "Answer quality").
+# confidence. Fitted on the dev sets (0.08-0.16 score alike; docs/answer-quality.md).
 TEMPLATE_HANDICAP = 0.12
 # What a sentence or list item that names something ("Tableau / Power BI") gains in the ranking
 # for a question asking which tool, language or product; not in the confidence.
@@ -42,13 +42,12 @@ NAMES_BONUS = 0.1
 # What a passage gains in the ranking (not the confidence) for naming the thing a question names
 # ("do data scientists need to know SQL?": the skills list names SQL; the FAQ asking "Do ML
 # Engineers need to know statistics…?" matches only the question's form); shared among the
-# names when it names several. Chosen on the dev sets (README, "Answer quality").
+# names when it names several. Chosen on the dev sets (docs/answer-quality.md).
 MENTION_BONUS = 0.05
 # For "what comes after X?" (query.sequence_step), what a passage gains per unit of cosine
 # between X and its best list item that another item follows (precedes, for "before X?"): the
 # answer is the next step of a list, and a passage that only talks about X ("A Data Scientist
-# focuses on … building models") otherwise wins. Chosen on the dev sets (README, "Answer
-# quality").
+# focuses on … building models") otherwise wins. Chosen on the dev sets (docs/answer-quality.md).
 STEP_WEIGHT = 0.3
 DENSE_POOL = 64  # FAISS rows fetched per query before pooling by passage
 

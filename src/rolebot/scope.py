@@ -30,7 +30,7 @@ MAX_SUFFIX_CHARS = 2  # "salaries" for "salary", "earns" for "earn"; not "market
 # Words of a not-covered entry that say how, not what ("how specific algorithms … work",
 # "certifications and whether they are worth it"): "which MLOps tools specifically?" is not about
 # algorithms. "much" ("how much each role earns") stays: held out, a "how much" turn is out of
-# scope more often than not (README, "What did not").
+# scope more often than not (docs/answer-quality.md, "What did not").
 HEDGES = ("specific", "whether", "particular", "certain", "various", "worth")
 # A question about how something works inside, and the words it says that with.
 HOW_IT_WORKS = re.compile(r"\b(under\s+the\s+hood|internally|technically|mathematically|step[- ]by[- ]step|core\s+principles|"

@@ -25,7 +25,7 @@ ADAPTED_DIR = "adapted"  # inside a build folder: the adapted weights, as senten
 RECORD_FILE = "adapt.json"
 # One gentle epoch at the usual learning rate for a small in-domain fine-tune. Compared with
 # two epochs at 2e-5 (lower held-out answer accuracy) and with the sentence removed from its
-# passage (no difference on the dev sets); README, "Answer quality", says what each scored.
+# passage (no difference on the dev sets); docs/answer-quality.md says what each scored.
 RECIPE = {"version": 1, "epochs": 1, "lr": 1e-5, "batch": 16, "scale": 20.0, "seed": 0, "max_pairs": 6000}
 
 
