@@ -45,6 +45,17 @@ def test_speller_fixes_unknown_words_towards_the_corpus():
     assert speller.correct("salary and weather") == "salary and weather"
 
 
+def test_speller_spells_out_chat_contractions_instead_of_correcting_them():
+    """Fuzzy correction turned "cant" into "can" and "shouldnt" into "should" (the opposite
+    question), "hows" into "shows" and "whats" into "what"."""
+    speller = Speller({"scientist", "engineer", "shows", "should", "there"}, known_words={"can", "what", "your"})
+    assert speller.correct("cant a data scientist deploy?") == "can't a data scientist deploy?"
+    assert speller.correct("shouldnt i learn sql, hows it used") == "shouldn't i learn sql, how's it used"
+    assert speller.correct("Whats an ml engineer, theyre new?") == "What's an ml engineer, they're new?"
+    # Words of their own that look like contractions are left as typed.
+    assert speller.correct("its tools, lets see, were ill") == "its tools, lets see, were ill"
+
+
 @pytest.mark.parametrize(
     "text, kind",
     [

@@ -322,6 +322,23 @@ def name_the_pair(text: str, pair: tuple[str, str] | None) -> str:
     return GROUP_REFERENCE.sub(f"{pair[0]} and {pair[1]}", text)
 
 
+# English contractions as chat types them, without the apostrophe: spelt out before any
+# correction, which would otherwise turn "cant" into "can", "shouldnt" into "should" (the
+# opposite question), "hows" into "shows" and "whats" into "what" (no longer a question of what
+# something is). Words that are also words of their own ("ill", "were", "its", "lets", "wed",
+# "shed") are left as typed.
+CONTRACTIONS = {
+    "whats": "what's", "hows": "how's", "whos": "who's", "wheres": "where's", "whens": "when's",
+    "whys": "why's", "thats": "that's", "theres": "there's", "heres": "here's",
+    "dont": "don't", "doesnt": "doesn't", "didnt": "didn't", "isnt": "isn't", "arent": "aren't",
+    "wasnt": "wasn't", "werent": "weren't", "cant": "can't", "couldnt": "couldn't",
+    "wont": "won't", "wouldnt": "wouldn't", "shouldnt": "shouldn't", "hasnt": "hasn't",
+    "havent": "haven't", "hadnt": "hadn't", "mustnt": "mustn't", "neednt": "needn't",
+    "im": "I'm", "ive": "I've", "youre": "you're", "youve": "you've", "theyre": "they're",
+    "theyve": "they've", "weve": "we've",
+}
+
+
 class Speller:
     """Corrects words the corpus and the model's vocabulary do not know, towards corpus words."""
 
@@ -333,6 +350,9 @@ class Speller:
 
     def correct_word(self, word: str) -> str:
         lower = word.lower()
+        if lower in CONTRACTIONS:
+            spelt = CONTRACTIONS[lower]
+            return spelt[0].upper() + spelt[1:] if word[0].isupper() else spelt
         if len(lower) < 4 or lower in self.known or not lower.isalpha():
             return word
         limit = 1 if len(lower) <= 5 else 2
