@@ -181,9 +181,9 @@ def test_fresh_blind_questions_stay_at_their_level(assistant):
     """eval/fresh-blind.jsonl: 130 items (105 answerable single questions, 20 out of scope or
     near-domain, 5 small talk) written blind at the end of the fifteenth session and read only
     as totals. Today hit@1 0.771, answer_acc 0.810, lead 0.762, answered 0.981, abstain recall
-    1.0 (hit@1 0.781 at the twenty-second session's start, before its chat contractions; 0.781, 0.800, 0.752, 0.981, 1.0 at the twenty-first session's start; 0.771, 0.790, 0.743,
-    0.971, 1.0 at the twentieth's; 0.762, 0.781, 0.733,
-    0.971, 0.950 at the nineteenth's); without the fifteenth
+    1.0 (hit@1 0.781 at the twenty-second session's start, before its chat contractions; 0.781,
+    0.800, 0.752, 0.981, 1.0 at the twenty-first session's start; 0.771, 0.790, 0.743, 0.971, 1.0
+    at the twentieth's; 0.762, 0.781, 0.733, 0.971, 0.950 at the nineteenth's); without the fifteenth
     session's BM25 weighting 0.705, 0.810, 0.695."""
     rows = evaluate(assistant, load_set(ROOT / "eval" / "fresh-blind.jsonl"), baselines=False).rows["rolebot"]
     floors = {"hit@1": 0.73, "hit@3": 0.86, "answer_acc": 0.76, "lead": 0.70, "answered": 0.94,
