@@ -52,6 +52,23 @@ SHORTHAND = {
     "w/o": "without", "info": "information", "config": "configuration", "maths": "math", "wat": "what",
     "wut": "what", "wht": "what", "n": "and", "&": "and",
 }
+# English contractions as chat types them, without the apostrophe: spelt out before any
+# correction, which would otherwise turn "cant" into "can", "shouldnt" into "should" (the
+# opposite question), "hows" into "shows" and "whats" into "what" (no longer a question of what
+# something is). Words that are also words of their own ("ill", "were", "its", "lets", "wed",
+# "shed") are left as typed. Beside SHORTHAND rather than in it: SHORTHAND is expanded in every
+# reading of a turn (the small-talk, page-fact and follow-up patterns read "whats" as typed),
+# these only in the search's normalisation (Speller.correct).
+CONTRACTIONS = {
+    "whats": "what's", "hows": "how's", "whos": "who's", "wheres": "where's", "whens": "when's",
+    "whys": "why's", "thats": "that's", "theres": "there's", "heres": "here's",
+    "dont": "don't", "doesnt": "doesn't", "didnt": "didn't", "isnt": "isn't", "arent": "aren't",
+    "wasnt": "wasn't", "werent": "weren't", "cant": "can't", "couldnt": "couldn't",
+    "wont": "won't", "wouldnt": "wouldn't", "shouldnt": "shouldn't", "hasnt": "hasn't",
+    "havent": "haven't", "hadnt": "hadn't", "mustnt": "mustn't", "neednt": "needn't",
+    "im": "I'm", "ive": "I've", "youre": "you're", "youve": "you've", "theyre": "they're",
+    "theyve": "they've", "weve": "we've",
+}
 _EXPANSIONS = {**SHORTHAND, **ABBREVIATIONS}
 _ABBREV = re.compile(
     r"(?<![\w'])(" + "|".join(re.escape(k) for k in sorted(_EXPANSIONS, key=len, reverse=True)) + r")(?![\w'])",
@@ -320,23 +337,6 @@ def name_the_pair(text: str, pair: tuple[str, str] | None) -> str:
     if not pair:
         return text
     return GROUP_REFERENCE.sub(f"{pair[0]} and {pair[1]}", text)
-
-
-# English contractions as chat types them, without the apostrophe: spelt out before any
-# correction, which would otherwise turn "cant" into "can", "shouldnt" into "should" (the
-# opposite question), "hows" into "shows" and "whats" into "what" (no longer a question of what
-# something is). Words that are also words of their own ("ill", "were", "its", "lets", "wed",
-# "shed") are left as typed.
-CONTRACTIONS = {
-    "whats": "what's", "hows": "how's", "whos": "who's", "wheres": "where's", "whens": "when's",
-    "whys": "why's", "thats": "that's", "theres": "there's", "heres": "here's",
-    "dont": "don't", "doesnt": "doesn't", "didnt": "didn't", "isnt": "isn't", "arent": "aren't",
-    "wasnt": "wasn't", "werent": "weren't", "cant": "can't", "couldnt": "couldn't",
-    "wont": "won't", "wouldnt": "wouldn't", "shouldnt": "shouldn't", "hasnt": "hasn't",
-    "havent": "haven't", "hadnt": "hadn't", "mustnt": "mustn't", "neednt": "needn't",
-    "im": "I'm", "ive": "I've", "youre": "you're", "youve": "you've", "theyre": "they're",
-    "theyve": "they've", "weve": "we've",
-}
 
 
 class Speller:
